@@ -1,0 +1,1 @@
+"""sessionlake: platform glue (settings, Spark session, local stack, generator, CLI)."""

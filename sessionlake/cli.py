@@ -1,0 +1,31 @@
+"""`sessionlake` command line: one subcommand per module in sessionlake/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from sessionlake.settings import load
+
+# Each module exposes add_parser(subparsers) and sets `func(args, settings) -> int` on its parser.
+COMMANDS = ("stack", "generate", "ingest", "build", "export", "demo", "status")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sessionlake", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"sessionlake.commands.{name}").add_parser(subparsers)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.func(args, load())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The one place a SparkSession is configured: Delta, the shared metastore, S3A, the jar cache."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from sessionlake.settings import Settings
+
+
+class MissingJarsError(RuntimeError):
+    pass
+
+
+def spark_jars(settings: Settings) -> list[Path]:
+    """The Maven-resolved jars Spark needs on top of pyspark's own (`make jars` fills the cache)."""
+    jars = sorted((settings.jars_dir / "spark").glob("*.jar"))
+    if not any(j.name.startswith("delta-spark") for j in jars):
+        raise MissingJarsError(
+            f"no Delta jars in {settings.jars_dir / 'spark'}: run `make jars` (Maven resolves them once)"
+        )
+    return jars
+
+
+def _s3a_conf(settings: Settings) -> dict[str, str]:
+    conf = {
+        "spark.hadoop.fs.s3a.endpoint.region": settings.aws_region,
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+        ),
+    }
+    if settings.aws_endpoint_override or not os.environ.get("SESSIONLAKE_REAL_AWS"):
+        conf |= {
+            "spark.hadoop.fs.s3a.endpoint": settings.aws_endpoint,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+            "spark.hadoop.fs.s3a.change.detection.mode": "none",
+        }
+    return conf
+
+
+def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
+    jars = spark_jars(settings)
+    classpath = os.pathsep.join(str(j) for j in jars)
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": settings.spark_master,
+        "spark.driver.extraClassPath": classpath,
+        "spark.executor.extraClassPath": classpath,
+        "spark.driver.memory": os.environ.get("SESSIONLAKE_DRIVER_MEMORY", "3g"),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(settings.warehouse),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": settings.metastore_url,
+        "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.apache.derby.jdbc.ClientDriver",
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.streaming.stateStore.providerClass": (
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+        ),
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.ui.enabled": os.environ.get("SESSIONLAKE_SPARK_UI", "false"),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    conf |= _s3a_conf(settings)
+    return conf
+
+
+def get_session(settings: Settings, app_name: str = "sessionlake") -> SparkSession:
+    """Get (or create) the process's SparkSession, with every sessionlake setting applied."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in session_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+    spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("SESSIONLAKE_SPARK_LOG_LEVEL", "WARN"))
+    return spark

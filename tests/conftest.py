@@ -1,0 +1,98 @@
+"""Shared fixtures: a private local stack (real Kafka, moto server, search engine, Derby metastore)
+on its own ports and home directory, started once per test session, components on demand."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sessionlake.settings import Ports, Settings
+
+# Tests run on their own port range so that a developer's demo stack can stay up beside them.
+PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000"))
+
+
+def _test_settings(home: Path) -> Settings:
+    ports = Ports(
+        kafka=PORT_BASE + 92,
+        kafka_controller=PORT_BASE + 93,
+        moto=PORT_BASE + 50,
+        search=PORT_BASE + 200,
+        derby=PORT_BASE + 27,
+    )
+    return Settings(home=home, ports=ports)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return _test_settings(tmp_path_factory.mktemp("sessionlake-home"))
+
+
+class _Components:
+    """Starts stack components the first time a test asks for them; stops them all at the end."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started: list[str] = []
+
+    def require(self, name: str) -> None:
+        from sessionlake import stack
+
+        if name not in self.started:
+            stack.up(self.settings, components=[name])
+            self.started.append(name)
+
+    def stop_all(self) -> None:
+        from sessionlake import stack
+
+        if self.started:
+            stack.down(self.settings, components=list(reversed(self.started)))
+
+
+@pytest.fixture(scope="session")
+def components(settings: Settings) -> Iterator[_Components]:
+    comps = _Components(settings)
+    yield comps
+    comps.stop_all()
+
+
+@pytest.fixture(scope="session")
+def kafka(components: _Components, settings: Settings) -> str:
+    components.require("kafka")
+    return settings.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def moto(components: _Components, settings: Settings) -> str:
+    components.require("moto")
+    return settings.aws_endpoint
+
+
+@pytest.fixture(scope="session")
+def search(components: _Components, settings: Settings) -> str:
+    components.require("search")
+    return settings.search_url
+
+
+@pytest.fixture(scope="session")
+def metastore(components: _Components, settings: Settings) -> str:
+    components.require("metastore")
+    return settings.metastore_url
+
+
+@pytest.fixture(scope="session")
+def spark(metastore: str, settings: Settings):
+    from sessionlake.spark import get_session
+
+    session = get_session(settings, "sessionlake-tests")
+    yield session
+    session.stop()
