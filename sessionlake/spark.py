@@ -42,6 +42,17 @@ def _s3a_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
+# Secrets reach SQL as Spark conf references (`${spark.sessionlake.pii.secret}`), so compiled dbt SQL
+# and logs never hold them; Spark redacts conf names matching "secret" in its UI and event logs.
+SECRET_CONFS = {
+    "SESSIONLAKE_PII_SECRET": "spark.sessionlake.pii.secret",
+}
+
+
+def _secret_conf() -> dict[str, str]:
+    return {conf: os.environ[env] for env, conf in SECRET_CONFS.items() if os.environ.get(env)}
+
+
 def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
     jars = spark_jars(settings)
     classpath = os.pathsep.join(str(j) for j in jars)
@@ -71,6 +82,7 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.pyspark.driver.python": sys.executable,
     }
     conf |= _s3a_conf(settings)
+    conf |= _secret_conf()
     return conf
 
 

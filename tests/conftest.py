@@ -4,6 +4,7 @@ on its own ports and home directory, started once per test session, components o
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SESSIONLAKE_PII_SECRET", secrets.token_hex(32))
     return _test_settings(tmp_path_factory.mktemp("sessionlake-home"))
 
 

@@ -1,0 +1,45 @@
+# Build glue: a venv with the pinned Python packages, and the JVM artifacts from Maven Central.
+# `make demo` and `make test` do all of the set-up they need on a fresh machine.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+JARS   := .cache/jars
+MVN    := mvn -q -B -s jvm/settings.xml
+POMS   := $(wildcard jvm/*/pom.xml)
+STAMPS := $(patsubst jvm/%/pom.xml,$(JARS)/%/.resolved,$(POMS))
+
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+export SPARK_LOCAL_IP ?= 127.0.0.1
+
+.PHONY: setup venv jars demo test lint clean
+
+setup: venv jars
+
+venv: $(BIN)/.installed
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+jars: $(STAMPS)
+$(JARS)/%/.resolved: jvm/%/pom.xml jvm/settings.xml
+	@echo "resolving $* jars from Maven Central"
+	rm -rf $(JARS)/$*
+	$(MVN) -f jvm/$*/pom.xml -Djars.dir=$(abspath $(JARS)/$*)
+	touch $@
+
+demo: setup
+	$(BIN)/sessionlake demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .cache .sessionlake target logs
