@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 
+from sessionlake.local_env import prepare_local_env
 from sessionlake.settings import load
 
 # Each module exposes add_parser(subparsers) and sets `func(args, settings) -> int` on its parser.
@@ -24,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return args.func(args, load())
+    settings = load()
+    prepare_local_env(settings)
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":
