@@ -72,9 +72,7 @@ class Settings:
 
     @property
     def metastore_url(self) -> str:
-        return self.metastore_url_override or (
-            f"jdbc:derby://127.0.0.1:{self.ports.derby}/metastore_db;create=true"
-        )
+        return self.metastore_url_override or (f"jdbc:derby://127.0.0.1:{self.ports.derby}/metastore_db;create=true")
 
     def bronze_path(self, table: str) -> Path:
         return self.lake / "bronze" / table
