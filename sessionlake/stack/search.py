@@ -1,0 +1,129 @@
+"""The search engine: Elasticsearch (or OpenSearch) from Maven Central's integ-test-zip, single node.
+
+`SESSIONLAKE_SEARCH_ENGINE` picks the engine: `elasticsearch` (default) or `opensearch`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessionlake.settings import Settings
+from sessionlake.stack.component import Component, Launch, Port
+from sessionlake.stack.jvm import java_home
+from sessionlake.stack.process import StackError
+
+TRANSPORT_PORT_OFFSET = 100
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    dist_prefix: str  # unpacked directory name before "-<version>"
+    java_home_var: str
+    opts_var: str
+    conf_var: str
+    extra_settings: tuple[tuple[str, str], ...]
+
+
+ENGINES = {
+    "elasticsearch": Engine(
+        "elasticsearch",
+        "elasticsearch",
+        "ES_JAVA_HOME",
+        "ES_JAVA_OPTS",
+        "ES_PATH_CONF",
+        (("xpack.security.enabled", "false"), ("ingest.geoip.downloader.enabled", "false")),
+    ),
+    "opensearch": Engine(
+        "opensearch", "opensearch", "OPENSEARCH_JAVA_HOME", "OPENSEARCH_JAVA_OPTS", "OPENSEARCH_PATH_CONF", ()
+    ),
+}
+
+
+def engine_from_env() -> Engine:
+    name = os.environ.get("SESSIONLAKE_SEARCH_ENGINE", "elasticsearch")
+    if name not in ENGINES:
+        raise StackError(f"search: SESSIONLAKE_SEARCH_ENGINE={name!r} is not one of {sorted(ENGINES)}")
+    return ENGINES[name]
+
+
+def distribution(settings: Settings, engine: Engine) -> Path:
+    """The unpacked distribution under the jar cache (`make jars` unpacks it)."""
+    found = sorted(p for p in (settings.jars_dir / engine.name).glob(f"{engine.dist_prefix}-*") if p.is_dir())
+    if not found:
+        raise StackError(f"search: no {engine.name} distribution in {settings.jars_dir / engine.name}: run `make jars`")
+    return found[-1]
+
+
+def node_settings(settings: Settings, engine: Engine, work: Path) -> dict[str, str]:
+    return {
+        "cluster.name": "sessionlake",
+        "node.name": "sessionlake-1",
+        "path.data": str(work / "data"),
+        "path.logs": str(work / "logs"),
+        "network.host": "127.0.0.1",
+        "http.port": str(settings.ports.search),
+        "transport.port": str(settings.ports.search + TRANSPORT_PORT_OFFSET),
+        "discovery.type": "single-node",
+        # The disk may be small and shared: never go read-only because of watermarks.
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+        "action.auto_create_index": "true",
+        **dict(engine.extra_settings),
+    }
+
+
+class Search(Component):
+    name = "search"
+    start_timeout = 120.0
+
+    def ports(self, settings: Settings) -> list[Port]:
+        return [
+            Port(settings.ports.search, "search HTTP", "SESSIONLAKE_SEARCH_PORT"),
+            Port(settings.ports.search + TRANSPORT_PORT_OFFSET, "search transport (HTTP port + 100)", None),
+        ]
+
+    def endpoint(self, settings: Settings) -> str:
+        return settings.search_url
+
+    def prepare(self, settings: Settings) -> Launch:
+        engine = engine_from_env()
+        dist = distribution(settings, engine)
+        jdk = java_home(self.name)
+        work = self.workdir(settings)
+        conf = work / "config"
+        if not conf.exists():
+            shutil.copytree(dist / "config", conf)
+        config = node_settings(settings, engine, work)
+        (conf / f"{engine.name}.yml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in config.items()))
+        (work / "tmp").mkdir(parents=True, exist_ok=True)
+        argv = [str(dist / "bin" / engine.name)]
+        if os.geteuid() == 0:
+            # Both engines refuse to run as root. A user namespace without a uid mapping makes the process
+            # see itself as nobody while the kernel still lets it use root's files (our state dirs).
+            argv = ["unshare", "--user", *argv]
+        env = {
+            engine.java_home_var: str(jdk),
+            engine.opts_var: "-Xms512m -Xmx512m",
+            engine.conf_var: str(conf),
+            "ES_TMPDIR": str(work / "tmp"),
+            "OPENSEARCH_TMPDIR": str(work / "tmp"),
+        }
+        return Launch(argv=argv, env=env, cwd=work)
+
+    def healthy(self, settings: Settings) -> bool:
+        url = f"http://127.0.0.1:{settings.ports.search}/_cluster/health?timeout=2s"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                health = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return health.get("status") in ("yellow", "green")
+
+    def provision(self, settings: Settings) -> None:
+        """Nothing to create: the exporter owns the `sessions` index and its mapping."""
