@@ -19,11 +19,13 @@ from sessionlake.stack.jvm import java_home
 from sessionlake.stack.process import StackError
 
 TRANSPORT_PORT_OFFSET = 100
+NAMESPACE_UID = 1000  # who the engine runs as when we are root (see prepare)
 
 
 @dataclass(frozen=True)
 class Engine:
     name: str
+    jars_subdir: str  # .cache/jars/<this>, from jvm/<this>/pom.xml
     dist_prefix: str  # unpacked directory name before "-<version>"
     java_home_var: str
     opts_var: str
@@ -34,14 +36,21 @@ class Engine:
 ENGINES = {
     "elasticsearch": Engine(
         "elasticsearch",
+        "search",
         "elasticsearch",
         "ES_JAVA_HOME",
         "ES_JAVA_OPTS",
         "ES_PATH_CONF",
-        (("xpack.security.enabled", "false"), ("ingest.geoip.downloader.enabled", "false")),
+        (("xpack.security.enabled", "false"),),
     ),
     "opensearch": Engine(
-        "opensearch", "opensearch", "OPENSEARCH_JAVA_HOME", "OPENSEARCH_JAVA_OPTS", "OPENSEARCH_PATH_CONF", ()
+        "opensearch",
+        "opensearch",
+        "opensearch",
+        "OPENSEARCH_JAVA_HOME",
+        "OPENSEARCH_JAVA_OPTS",
+        "OPENSEARCH_PATH_CONF",
+        (),
     ),
 }
 
@@ -55,9 +64,11 @@ def engine_from_env() -> Engine:
 
 def distribution(settings: Settings, engine: Engine) -> Path:
     """The unpacked distribution under the jar cache (`make jars` unpacks it)."""
-    found = sorted(p for p in (settings.jars_dir / engine.name).glob(f"{engine.dist_prefix}-*") if p.is_dir())
+    found = sorted(p for p in (settings.jars_dir / engine.jars_subdir).glob(f"{engine.dist_prefix}-*") if p.is_dir())
     if not found:
-        raise StackError(f"search: no {engine.name} distribution in {settings.jars_dir / engine.name}: run `make jars`")
+        raise StackError(
+            f"search: no {engine.name} distribution in {settings.jars_dir / engine.jars_subdir}: run `make jars`"
+        )
     return found[-1]
 
 
@@ -104,9 +115,10 @@ class Search(Component):
         (work / "tmp").mkdir(parents=True, exist_ok=True)
         argv = [str(dist / "bin" / engine.name)]
         if os.geteuid() == 0:
-            # Both engines refuse to run as root. A user namespace without a uid mapping makes the process
-            # see itself as nobody while the kernel still lets it use root's files (our state dirs).
-            argv = ["unshare", "--user", *argv]
+            # Both engines refuse to run as root. In a user namespace mapping an ordinary uid to ours, the
+            # process sees itself as that user while still owning our (root's) state files; the JVM attach
+            # Elasticsearch uses on itself needs the mapping (an unmapped `nobody` cannot attach).
+            argv = ["unshare", "--user", f"--map-user={NAMESPACE_UID}", f"--map-group={NAMESPACE_UID}", *argv]
         env = {
             engine.java_home_var: str(jdk),
             engine.opts_var: "-Xms512m -Xmx512m",
