@@ -8,7 +8,10 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from exporters.runner import export
+from ingest.runner import run as ingest
 from sessionlake.settings import Settings
+from sessionlake.transform import build
 
 
 @dataclass
@@ -21,10 +24,6 @@ class CycleReport:
 
 def run_cycle(settings: Settings, spark: SparkSession) -> CycleReport:
     """Ingest (available now) -> dbt build -> export, in one Spark application."""
-    from exporters.runner import export
-    from ingest.runner import run as ingest
-    from sessionlake.transform import build
-
     started = time.monotonic()
     ingested = ingest(settings, spark, once=True)
     built = build(settings, spark)
