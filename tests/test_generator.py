@@ -537,7 +537,8 @@ def test_deliver_sends_the_plan_to_kafka_and_s3_phase_by_phase(kafka: str, moto:
 
 @pytest.mark.stack
 def test_deliver_keeps_the_requested_pace(kafka: str, moto: str, settings: Settings) -> None:
-    workload = plan(GeneratorConfig(seed=102, sessions=1, active_ratio=1.0, duplicate_ratio=0, malformed_ratio=0))
+    shape = {"active_ratio": 1.0, "no_logs_ratio": 0.0, "logs_only_ratio": 0.0, "no_metrics_ratio": 0.0}
+    workload = plan(GeneratorConfig(seed=102, sessions=1, duplicate_ratio=0, malformed_ratio=0, **shape))
     records = len(workload.messages)
     started = time.monotonic()
     deliver(workload, settings, MAIN, rate=records / 2.0)
