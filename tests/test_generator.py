@@ -22,6 +22,7 @@ from sessionlake.generator import (
     LATE,
     MAIN,
     SOURCES,
+    DeliveryError,
     GeneratorConfig,
     KafkaMessage,
     LogFile,
@@ -564,3 +565,12 @@ def test_generate_command_delivers_and_writes_the_truth(
     _check_objects(settings, workload.files)
     keys = {(f.bucket, f.key) for f in workload.files}
     assert _notified_keys(settings, keys) == keys
+
+
+@pytest.mark.stack
+def test_deliver_fails_loudly_on_a_missing_bucket(kafka: str, moto: str, settings: Settings) -> None:
+    lost = LogFile(
+        bucket="no-such-bucket", key="client/x.json", records=(_log("l1", 0),), gzip=False, phase=MAIN, written_at=T0
+    )
+    with pytest.raises(DeliveryError, match="no-such-bucket"):
+        deliver(Workload(messages=(), files=(lost,)), settings, MAIN)

@@ -18,7 +18,7 @@ class GeneratorConfig:
 
     seed: int = 42
     sessions: int = 50
-    rate: float = 0.0  # records per second; 0 = as fast as possible
+    rate: float = 0.0  # delivery pace in records per second (a log file counts its lines); 0 = as fast as possible
     duplicate_ratio: float = 0.05
     late_ratio: float = 0.1
     out_of_order_ratio: float = 0.05

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
 from confluent_kafka import KafkaError, Message, Producer
 
 from sessionlake.generator.workload import KafkaMessage, LogFile, Workload
@@ -74,7 +75,10 @@ def deliver(workload: Workload, settings: Settings, phase: str, rate: float = 0.
             _produce(producer, item, on_delivery)
             pace.wait(1)
         else:
-            s3.put_object(Bucket=item.bucket, Key=item.key, Body=item.body())
+            try:
+                s3.put_object(Bucket=item.bucket, Key=item.key, Body=item.body())
+            except ClientError as exc:  # most often: the buckets are not provisioned (`sessionlake stack up`)
+                raise DeliveryError(f"s3://{item.bucket}/{item.key}: {exc}") from exc
             report.objects[item.bucket] = report.objects.get(item.bucket, 0) + 1
             report.lines[item.bucket] = report.lines.get(item.bucket, 0) + len(item.records)
             producer.poll(0)

@@ -45,9 +45,9 @@ SERVICE = {b.bucket: b.service for b in LOG_BUCKETS}
 @dataclass
 class _Session:
     info: SessionInfo
+    ended: datetime
     kafka: list[tuple[datetime, Record]] = field(default_factory=list)
     logs: dict[str, list[list[Record]]] = field(default_factory=dict)  # bucket -> file parts
-    ended: datetime | None = None
 
 
 def plan(config: GeneratorConfig) -> Workload:
@@ -99,13 +99,12 @@ def _session(rng: random.Random, config: GeneratorConfig, users: list[tuple[str,
     started = config.start + timedelta(milliseconds=rng.randrange(config.window_minutes * 60_000))
     ended = started + timedelta(milliseconds=rng.randrange(MIN_DURATION_MS, MAX_DURATION_MS))
     end_reason = rng.choices(catalog.END_REASONS, catalog.END_REASON_WEIGHTS)[0]
-    session = _Session(info=SessionInfo(session_id=session_id, user_id=user_id, shape=shape))
+    session = _Session(info=SessionInfo(session_id=session_id, user_id=user_id, shape=shape), ended=ended)
     if shape != "logs_only":
         session.kafka += _session_events(rng, context, started, ended, None if shape == "active" else end_reason)
     if shape not in ("logs_only", "no_metrics"):
         session.kafka += _stream_metrics(rng, session_id, started, ended)
     if shape in ("complete", "no_metrics", "logs_only"):
-        session.ended = ended
         device = rng.choice(catalog.DEVICES[platform])
         crashed = end_reason == catalog.CRASH_REASON
         session.logs[CLIENT_LOGS] = _client_logs(rng, context, platform, device, started, ended, crashed)
@@ -265,7 +264,6 @@ def _files(rng: random.Random, config: GeneratorConfig, sessions: list[_Session]
         parts = [
             (s.info.session_id, list(part), s.ended + timedelta(seconds=rng.uniform(5, 300)))
             for s in sessions
-            if s.ended is not None
             for part in s.logs.get(bucket, [])
         ]
         records = [lines for _, lines, _ in parts]
