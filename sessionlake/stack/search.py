@@ -55,7 +55,7 @@ ENGINES = {
 }
 
 
-def engine_from_env() -> Engine:
+def search_engine() -> Engine:
     name = os.environ.get("SESSIONLAKE_SEARCH_ENGINE", "elasticsearch")
     if name not in ENGINES:
         raise StackError(f"search: SESSIONLAKE_SEARCH_ENGINE={name!r} is not one of {sorted(ENGINES)}")
@@ -103,7 +103,7 @@ class Search(Component):
         return settings.search_url
 
     def prepare(self, settings: Settings) -> Launch:
-        engine = engine_from_env()
+        engine = search_engine()
         dist = distribution(settings, engine)
         jdk = java_home(self.name)
         work = self.workdir(settings)
