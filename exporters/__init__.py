@@ -1,0 +1,1 @@
+"""Search exporter: Delta Change Data Feed of `gold.sessions` -> Elasticsearch / OpenSearch."""

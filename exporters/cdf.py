@@ -1,0 +1,124 @@
+"""Reading the table side: Delta Change Data Feed ranges, snapshots, and the table's version bounds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from sessionlake.domain import PII_FIELDS
+
+KEY = "session_id"
+CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+# ISO-8601 with the offset; the session time zone is UTC (sessionlake.spark), so it always ends in "Z".
+TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
+JSON_OPTIONS = {
+    "timestampFormat": TIMESTAMP_FORMAT,
+    "timestampNTZFormat": TIMESTAMP_FORMAT,
+    "ignoreNullFields": "false",
+}
+# Errors meaning "the change data for this range is gone or was never recorded" (vacuumed files,
+# CDF enabled after the start version, log cleaned up): the exporter falls back to a snapshot.
+CDF_UNAVAILABLE_MARKERS = (
+    "DELTA_MISSING_CHANGE_DATA",
+    "DELTA_CHANGE_DATA_FILE_NOT_FOUND",
+    "FAILED_READ_FILE.FILE_NOT_EXIST",
+    "DELTA_VERSION_NOT_FOUND",
+    "DELTA_CDC_START_VERSION_BEFORE",
+    "VersionNotFoundException",
+)
+
+
+class RawPiiError(ValueError):
+    """The exported table carries a raw PII column; the search index must never receive one."""
+
+
+@dataclass(frozen=True)
+class TableState:
+    table_id: str
+    schema: StructType
+    latest_version: int
+    oldest_version: int  # oldest commit still in the Delta log
+
+
+@dataclass(frozen=True)
+class Change:
+    """The latest change of one session in a range; `document` is None for a delete."""
+
+    session_id: str | None
+    change_type: str  # insert | update_postimage | delete | snapshot
+    version: int
+    document: dict[str, Any] | None
+
+    @property
+    def is_delete(self) -> bool:
+        return self.change_type == "delete"
+
+
+def table_state(spark: SparkSession, table: str) -> TableState:
+    delta = DeltaTable.forName(spark, table)
+    versions = delta.history().agg(F.min("version"), F.max("version")).first()
+    detail = delta.detail().select("id").first()
+    schema = spark.table(table).schema
+    check_no_raw_pii(table, schema)
+    return TableState(table_id=detail[0], schema=schema, latest_version=versions[1], oldest_version=versions[0])
+
+
+def check_no_raw_pii(table: str, schema: StructType) -> None:
+    raw = sorted({f.name.lower() for f in schema.fields} & set(PII_FIELDS))
+    if raw:
+        raise RawPiiError(f"{table} has raw PII column(s) {raw}; refusing to export them to the search index")
+
+
+def is_cdf_unavailable(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(marker in text for marker in CDF_UNAVAILABLE_MARKERS)
+
+
+def _documents(df: DataFrame) -> DataFrame:
+    data = [c for c in df.columns if c not in CDF_COLUMNS]
+    return F.to_json(F.struct(*[F.col(f"`{c}`") for c in data]), JSON_OPTIONS).alias("_document")
+
+
+def latest_changes(spark: SparkSession, table: str, start: int, end: int) -> DataFrame:
+    """The last change of each session in commits [start, end] (pre-images dropped; a delete and a
+    re-insert in one commit, as an overwrite writes them, resolve to the insert). Rows without a
+    session_id are all kept, for the dead-letter table."""
+    feed = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", start)
+        .option("endingVersion", end)
+        .table(table)
+        .where(F.col("_change_type") != "update_preimage")
+    )
+    rows = feed.select(KEY, "_change_type", "_commit_version", _documents(feed))
+    keyed = F.coalesce(F.trim(F.col(KEY)) != "", F.lit(False))
+    latest = Window.partitionBy(KEY).orderBy(F.col("_commit_version").desc(), (F.col("_change_type") == "delete").asc())
+    deduped = rows.where(keyed).withColumn("_rank", F.row_number().over(latest)).where("_rank = 1").drop("_rank")
+    return deduped.unionByName(rows.where(~keyed))
+
+
+def snapshot(spark: SparkSession, table: str, version: int) -> DataFrame:
+    """Every row of the table as of `version`, shaped like latest_changes."""
+    rows = spark.read.format("delta").option("versionAsOf", version).table(table)
+    return rows.select(
+        KEY,
+        F.lit("snapshot").alias("_change_type"),
+        F.lit(version).cast("long").alias("_commit_version"),
+        _documents(rows),
+    )
+
+
+def iter_changes(df: DataFrame) -> Iterator[Change]:
+    """Stream the changes to the driver one partition at a time."""
+    for row in df.toLocalIterator():
+        change_type = row["_change_type"]
+        document = None if change_type == "delete" else json.loads(row["_document"])
+        yield Change(row[KEY], change_type, int(row["_commit_version"]), document)

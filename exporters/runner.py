@@ -1,0 +1,225 @@
+"""The export loop: table versions -> search index, cursor advanced only after every change is settled.
+
+A change is settled when the engine acknowledged it (written, deleted, or already there at the same or
+a newer version) or when it is recorded in the dead-letter table. A process killed at any moment
+re-exports at most the range after the cursor, and that re-export is idempotent (external versions).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from itertools import islice
+from typing import TypeVar
+
+from pyspark.sql import DataFrame, SparkSession
+
+from exporters import dead_letters
+from exporters.cdf import Change, TableState, is_cdf_unavailable, iter_changes, latest_changes, snapshot, table_state
+from exporters.config import ExportConfig
+from exporters.cursor import Cursor, CursorStore
+from exporters.dead_letters import DeadLetter
+from exporters.search import BulkTally, Rejection, SearchIndex
+from sessionlake.settings import Settings
+
+log = logging.getLogger(__name__)
+GROUP_SIZE = 5_000  # changes held in memory at once while their bulk answers come back
+T = TypeVar("T")
+
+
+class TableReplacedError(RuntimeError):
+    """The table was dropped and re-created: its versions restarted, so the index must be rebuilt."""
+
+
+@dataclass
+class ExportReport:
+    versions_read: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    dead_lettered: int = 0
+    already_applied: int = 0
+    snapshots: int = 0  # full snapshot exports (first run, or change data no longer available)
+    last_version: int | None = None  # the cursor after this run
+
+    def __add__(self, other: ExportReport) -> ExportReport:
+        merged = ExportReport(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in _COUNTS})
+        merged.last_version = other.last_version if other.last_version is not None else self.last_version
+        return merged
+
+
+_COUNTS = [f for f in fields(ExportReport) if f.name != "last_version"]
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _letter(change: Change, status: int | None, error_type: str, reason: str) -> DeadLetter:
+    return DeadLetter(
+        change.session_id, change.version, change.change_type, status, error_type, reason, change.document
+    )
+
+
+def _from_rejection(rejection: Rejection) -> DeadLetter:
+    return _letter(rejection.change, rejection.status, rejection.error_type, rejection.reason)
+
+
+class Exporter:
+    def __init__(self, spark: SparkSession, config: ExportConfig, index: SearchIndex | None = None) -> None:
+        self.spark = spark
+        self.config = config
+        self.index = index or SearchIndex(config)
+        self.cursors = CursorStore(config.cursor_dir, config.table, config.index)
+
+    def reindex(self) -> None:
+        """Drop the index and the cursor; the next run rebuilds the index from a snapshot."""
+        log.warning("reindex: deleting index %s and its export cursor", self.config.index)
+        self.index.delete()
+        self.cursors.clear()
+
+    def run_once(self) -> ExportReport:
+        """Export every change committed up to now."""
+        state = table_state(self.spark, self.config.table)
+        created = self.index.ensure(state.schema)
+        cursor = self.cursors.load()
+        if cursor and cursor.table_id != state.table_id:
+            raise TableReplacedError(
+                f"{self.config.table} was re-created (table id {cursor.table_id} -> {state.table_id}); "
+                "its versions restarted, so run `sessionlake export --reindex` to rebuild the index"
+            )
+        if cursor and created:
+            log.warning("index %s was missing: exporting a full snapshot", self.config.index)
+            cursor = None
+        if cursor is None:
+            log.info("no export cursor for %s -> %s: full snapshot export", self.config.table, self.config.index)
+            return self._snapshot(state)
+        if cursor.version >= state.latest_version:
+            return ExportReport(last_version=cursor.version)
+        start = cursor.version + 1
+        if start < state.oldest_version:
+            log.warning(
+                "cursor at version %d but %s keeps versions from %d on: falling back to a full snapshot export",
+                cursor.version,
+                self.config.table,
+                state.oldest_version,
+            )
+            return self._snapshot(state)
+        report = ExportReport()
+        while start <= state.latest_version:
+            end = min(start + self.config.max_versions_per_batch - 1, state.latest_version)
+            try:
+                report += self._export(state, latest_changes(self.spark, self.config.table, start, end), start, end)
+            except Exception as exc:
+                if not is_cdf_unavailable(exc):
+                    raise
+                log.warning(
+                    "change data of %s versions %d..%d is not available (vacuumed, or the change data feed "
+                    "was enabled later): falling back to a full snapshot export. Cause: %s",
+                    self.config.table,
+                    start,
+                    end,
+                    str(exc).splitlines()[0],
+                )
+                return report + self._snapshot(state)
+            start = end + 1
+        return report
+
+    def _snapshot(self, state: TableState) -> ExportReport:
+        version = state.latest_version
+        changes = snapshot(self.spark, self.config.table, version)
+        report = self._export(state, changes, version, version, is_snapshot=True)
+        report.snapshots = 1
+        report.versions_read = 1
+        return report
+
+    def _export(
+        self, state: TableState, changes: DataFrame, start: int, end: int, is_snapshot: bool = False
+    ) -> ExportReport:
+        tally = BulkTally()
+        letters: list[DeadLetter] = []
+        for group in _batches(iter_changes(changes), GROUP_SIZE):
+            keyed = [c for c in group if c.session_id and c.session_id.strip()]
+            letters += [
+                _letter(c, None, "missing_session_id", "session_id is null or blank")
+                for c in group
+                if not (c.session_id and c.session_id.strip())
+            ]
+            letters += [_from_rejection(r) for r in self.index.apply(keyed, tally)]
+        if is_snapshot:
+            letters += self._delete_missing(end, {letter.session_id for letter in letters}, tally)
+        dead_letters.write(
+            self.spark,
+            self.config.dead_letter_table,
+            letters,
+            source_table=self.config.table,
+            index=self.config.index,
+            app_id=f"sessionlake-export:{state.table_id}:{self.config.index}",
+            txn_version=end,
+        )
+        self.cursors.save(Cursor(self.config.table, state.table_id, self.config.index, end))
+        report = ExportReport(
+            versions_read=end - start + 1,
+            upserted=tally.upserted,
+            deleted=tally.deleted,
+            dead_lettered=len(letters),
+            already_applied=tally.already_applied,
+            last_version=end,
+        )
+        log.info(
+            "exported %s versions %d..%d -> %s: %d upserted, %d deleted, %d already applied, %d dead-lettered",
+            self.config.table,
+            start,
+            end,
+            self.config.index,
+            report.upserted,
+            report.deleted,
+            report.already_applied,
+            report.dead_lettered,
+        )
+        if letters:
+            log.warning("%d change(s) dead-lettered to %s", len(letters), self.config.dead_letter_table)
+        return report
+
+    def _delete_missing(self, version: int, keep: set[str | None], tally: BulkTally) -> list[DeadLetter]:
+        """After a snapshot at `version`, delete the documents it did not write (rows deleted meanwhile)."""
+        self.index.refresh()
+        gone = (Change(i, "delete", version, None) for i in self.index.ids_older_than(version) if i not in keep)
+        letters: list[DeadLetter] = []
+        for group in _batches(gone, GROUP_SIZE):
+            letters += [_from_rejection(r) for r in self.index.apply(group, tally)]
+        return letters
+
+
+def export(
+    settings: Settings,
+    spark: SparkSession,
+    once: bool = True,
+    every: float = 30.0,
+    config: ExportConfig | None = None,
+    reindex: bool = False,
+    stop: threading.Event | None = None,
+) -> ExportReport:
+    """Export the table's changes to the search index: once, or every `every` seconds until `stop` is set
+    (errors other than configuration errors are logged and retried on the next tick)."""
+    exporter = Exporter(spark, config or ExportConfig.from_env(settings))
+    if reindex:
+        exporter.reindex()
+    if once:
+        return exporter.run_once()
+    stop = stop or threading.Event()
+    total = ExportReport()
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            total += exporter.run_once()
+        except (TableReplacedError, ValueError):
+            raise
+        except Exception:
+            log.exception("export failed; retrying in %.0fs from the last cursor", every)
+        stop.wait(max(0.0, every - (time.monotonic() - started)))
+    return total

@@ -1,0 +1,286 @@
+"""The search side: client, index mapping, and bulk writes with external versions.
+
+Every write carries the Delta commit version of the change as an external version, so the engine
+keeps a document only if its version is newer than the stored one: re-exports are no-ops (409) and an
+older state can never overwrite a newer one. Deletes carry a version too and leave a tombstone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from pyspark.sql import types as T
+
+from exporters.cdf import Change
+from exporters.config import ExportConfig, SearchConfig
+from sessionlake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The binding gold.sessions contract (docs/contracts.md); other columns get a type from their Spark type.
+CONTRACT_FIELDS: dict[str, str] = {
+    **dict.fromkeys(
+        ("session_id", "user_key", "game_id", "region", "client_platform", "end_reason", "status"), "keyword"
+    ),
+    **dict.fromkeys(("device_model", "tier"), "keyword"),
+    **dict.fromkeys(("started_at", "ended_at", "first_event_at", "last_event_at", "updated_at"), "date"),
+    **dict.fromkeys(
+        ("duration_seconds", "avg_fps", "min_fps", "avg_bitrate_kbps", "max_packet_loss_pct", "p95_rtt_ms"),
+        "double",
+    ),
+    **dict.fromkeys(("metric_samples", "log_lines", "error_lines", "billed_minutes"), "long"),
+    "crashed": "boolean",
+}
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class SearchExportError(RuntimeError):
+    """The engine refused the export as a whole (auth, missing index, …): nothing is dead-lettered."""
+
+
+class TransientSearchError(SearchExportError):
+    """The engine kept answering 429/5xx past the retries; the next run resumes from the cursor."""
+
+
+def field_type(data_type: T.DataType) -> str | None:
+    """The mapping type for a Spark column type (None: left unindexed, kept in _source)."""
+    if isinstance(data_type, T.StringType):
+        return "keyword"
+    if isinstance(data_type, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+        return "date"
+    if isinstance(data_type, (T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
+        return "long"
+    if isinstance(data_type, (T.FloatType, T.DoubleType, T.DecimalType)):
+        return "double"
+    if isinstance(data_type, T.BooleanType):
+        return "boolean"
+    return None
+
+
+def mapping_properties(schema: T.StructType) -> dict[str, dict[str, str]]:
+    """Explicit field mappings: the contract's types first, then the table's own for extra columns."""
+    properties = {name: {"type": kind} for name, kind in CONTRACT_FIELDS.items()}
+    for f in schema.fields:
+        kind = field_type(f.dataType)
+        if f.name not in properties and kind:
+            properties[f.name] = {"type": kind}
+    return properties
+
+
+class Outcome(Enum):
+    APPLIED = "applied"  # written, or deleted
+    ALREADY_APPLIED = "already_applied"  # 409: the stored version is this one or newer; 404 on delete
+    RETRY = "retry"
+    REJECTED = "rejected"  # the document itself is bad: dead-letter it
+    FATAL = "fatal"
+
+
+def classify(op_type: str, status: int) -> Outcome:
+    if 200 <= status < 300:
+        return Outcome.APPLIED
+    if status == 409 or (status == 404 and op_type == "delete"):
+        return Outcome.ALREADY_APPLIED
+    if status in TRANSIENT_STATUSES:
+        return Outcome.RETRY
+    if status == 400:
+        return Outcome.REJECTED
+    return Outcome.FATAL
+
+
+def to_action(change: Change, index: str) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "_op_type": "delete" if change.is_delete else "index",
+        "_index": index,
+        "_id": change.session_id,
+        "version": change.version,
+        "version_type": "external",
+    }
+    if not change.is_delete:
+        action["_source"] = change.document
+    return action
+
+
+@dataclass(frozen=True)
+class Rejection:
+    change: Change
+    status: int
+    error_type: str
+    reason: str
+
+
+@dataclass
+class BulkTally:
+    upserted: int = 0
+    deleted: int = 0
+    already_applied: int = 0
+
+
+def _error_text(error: Any) -> tuple[str, str]:
+    if isinstance(error, dict):
+        reason = error.get("reason") or str(error)
+        caused = error.get("caused_by")
+        if isinstance(caused, dict) and caused.get("reason"):
+            reason = f"{reason}: {caused['reason']}"
+        return str(error.get("type", "unknown")), str(reason)
+    return "unknown", str(error)
+
+
+def connect(config: SearchConfig) -> Any:
+    """A client for the configured engine; credentials come only from the config (the environment)."""
+    retry_statuses = (429, 502, 503, 504)
+    if config.engine == "elasticsearch":
+        from elasticsearch import Elasticsearch
+
+        auth: dict[str, Any] = {}
+        if config.api_key:
+            auth["api_key"] = config.api_key
+        elif config.username:
+            auth["basic_auth"] = (config.username, config.password)
+        return Elasticsearch(
+            config.url,
+            ca_certs=config.ca_certs,
+            verify_certs=config.verify_certs,
+            request_timeout=config.request_timeout,
+            max_retries=config.max_retries,
+            retry_on_status=retry_statuses,
+            retry_on_timeout=True,
+            **auth,
+        )
+    from opensearchpy import OpenSearch
+
+    return OpenSearch(
+        hosts=[config.url],
+        http_auth=(config.username, config.password) if config.username else None,
+        ca_certs=config.ca_certs,
+        verify_certs=config.verify_certs,
+        timeout=config.request_timeout,
+        max_retries=config.max_retries,
+        retry_on_status=retry_statuses,
+        retry_on_timeout=True,
+    )
+
+
+def search_client(settings: Settings) -> Any:
+    """A client for the configured engine (SESSIONLAKE_SEARCH_* environment), for callers outside the exporter."""
+    return connect(SearchConfig.from_env(settings))
+
+
+class SearchIndex:
+    """The exporter's view of one index."""
+
+    def __init__(self, config: ExportConfig, client: Any | None = None) -> None:
+        self.config = config
+        self.engine = config.search.engine
+        self.name = config.index
+        self.client = client or connect(config.search)
+        if self.engine == "elasticsearch":
+            from elasticsearch import helpers
+        else:
+            from opensearchpy import helpers
+        self._helpers = helpers
+
+    def exists(self) -> bool:
+        return bool(self.client.indices.exists(index=self.name))
+
+    def ensure(self, schema: T.StructType) -> bool:
+        """Create the index with its explicit mapping if missing (True), else add mappings for new
+        columns (False). Unknown fields are kept in _source but not indexed (`dynamic: false`)."""
+        properties = mapping_properties(schema)
+        if not self.exists():
+            body = {
+                "settings": {"number_of_replicas": self.config.search.replicas},
+                "mappings": {"dynamic": False, "properties": properties},
+            }
+            try:
+                self._call("create", body)
+                log.info("created index %s with %d mapped fields", self.name, len(properties))
+                return True
+            except Exception as exc:  # another exporter created it first
+                if "resource_already_exists_exception" not in str(exc):
+                    raise
+        current = self.client.indices.get_mapping(index=self.name)[self.name]["mappings"].get("properties", {})
+        missing = {name: spec for name, spec in properties.items() if name not in current}
+        if missing:
+            self._call("put_mapping", {"properties": missing})
+            log.info("index %s: mapped new fields %s", self.name, sorted(missing))
+        return False
+
+    def _call(self, api: str, body: dict[str, Any]) -> None:
+        method = getattr(self.client.indices, api)
+        if self.engine == "elasticsearch":
+            method(index=self.name, **body)
+        else:
+            method(index=self.name, body=body)
+
+    def delete(self) -> None:
+        self.client.indices.delete(index=self.name, ignore_unavailable=True)
+
+    def refresh(self) -> None:
+        self.client.indices.refresh(index=self.name)
+
+    def apply(self, changes: Iterable[Change], tally: BulkTally) -> Iterator[Rejection]:
+        """Write the changes, retrying 429/5xx with backoff; yield the documents rejected for good.
+
+        Raises TransientSearchError when retries run out and SearchExportError on any other refusal, so
+        the caller leaves its cursor where it was."""
+        pending = {c.session_id: c for c in changes}
+        backoff = self.config.initial_backoff
+        for attempt in range(self.config.item_retries + 1):
+            retry: dict[str, Change] = {}
+            for _ok, item in self._helpers.streaming_bulk(
+                self.client,
+                (to_action(c, self.name) for c in pending.values()),
+                chunk_size=self.config.bulk_chunk_size,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=0,
+            ):
+                op_type, result = next(iter(item.items()))
+                change = pending[result["_id"]]
+                status = int(result.get("status", 500))
+                outcome = classify(op_type, status)
+                if outcome is Outcome.APPLIED:
+                    if change.is_delete:
+                        tally.deleted += 1
+                    else:
+                        tally.upserted += 1
+                elif outcome is Outcome.ALREADY_APPLIED:
+                    tally.already_applied += 1
+                elif outcome is Outcome.RETRY:
+                    retry[change.session_id] = change
+                else:
+                    error_type, reason = _error_text(result.get("error"))
+                    if outcome is Outcome.FATAL:
+                        raise SearchExportError(
+                            f"{self.engine} refused {op_type} in index {self.name} ({status} {error_type}): {reason}"
+                        )
+                    yield Rejection(change, status, error_type, reason)
+            if not retry:
+                return
+            if attempt < self.config.item_retries:
+                log.warning(
+                    "%d document(s) got 429/5xx; retry %d/%d in %.1fs",
+                    len(retry),
+                    attempt + 1,
+                    self.config.item_retries,
+                    backoff,
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff)
+            pending = retry
+        raise TransientSearchError(
+            f"{len(pending)} document(s) still refused with 429/5xx after {self.config.item_retries} retries"
+        )
+
+    def ids_older_than(self, version: int) -> Iterator[str]:
+        """Ids of documents whose external version is below `version` (refresh first)."""
+        for hit in self._helpers.scan(
+            self.client, index=self.name, query={"query": {"match_all": {}}, "_source": False, "version": True}
+        ):
+            if int(hit["_version"]) < version:
+                yield hit["_id"]
