@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sessionlake import stack
 from sessionlake.settings import Settings
@@ -16,7 +17,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "down":
             stack.down(settings, names)
     except stack.StackError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     statuses = [s for s in stack.status(settings) if s.name in names]
     for s in statuses:

@@ -47,7 +47,7 @@ def _components(names: Sequence[str]) -> list[Component]:
 
 
 def _pidfile(settings: Settings, component: Component) -> PidFile:
-    return PidFile(component.workdir(settings) / f"{component.name}.pid")
+    return PidFile(component.workdir(settings) / f"{component.name}.pid", owner=str(component.workdir(settings)))
 
 
 def _check_ports(settings: Settings, component: Component) -> None:
@@ -79,6 +79,7 @@ def up(settings: Settings, components: Sequence[str] = COMPONENTS) -> None:
         process = spawn(
             launch.argv,
             component.log_path(settings),
+            owner=str(component.workdir(settings)),
             env={**os.environ, **launch.env},
             cwd=launch.cwd,
         )

@@ -37,10 +37,10 @@ class Moto(Component):
         return Launch(argv=argv, cwd=self.workdir(settings))
 
     def healthy(self, settings: Settings) -> bool:
-        url = f"http://127.0.0.1:{settings.ports.moto}/moto-api/data.json"
+        url = f"http://127.0.0.1:{settings.ports.moto}/moto-api/config"  # small; data.json dumps all state
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status == 200
+                return 200 <= response.status < 300
         except (urllib.error.URLError, OSError):
             return False
 

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 
@@ -55,23 +55,41 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def group_alive(pgid: int) -> bool:
-    """True if any live (non-zombie) process is still in process group pgid."""
+OWNER_ENV = "SESSIONLAKE_STACK_OWNER"  # set in every process we start, to tell ours from a reused pid
+
+
+def _proc_entries() -> Iterator[tuple[int, int, str]]:
+    """(pid, process group, state) of every process."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        yield int(stat.parent.name), int(fields[2]), fields[0]
+
+
+def _owned_by(pid: int, owner: str) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"{OWNER_ENV}={owner}".encode() in environ
+
+
+def group_alive(pgid: int, owner: str | None = None) -> bool:
+    """True if a live (non-zombie) process is in process group pgid (and, given owner, was started by us)."""
+    return any(
+        group == pgid and state != "Z" and (owner is None or _owned_by(pid, owner))
+        for pid, group, state in _proc_entries()
+    )
 
 
 class PidFile:
     """The pid of a component's process (also its process group id: we start it in a new session)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, owner: str) -> None:
         self.path = path
+        self.owner = owner
 
     def read(self) -> int | None:
         try:
@@ -87,28 +105,32 @@ class PidFile:
         self.path.unlink(missing_ok=True)
 
     def live_pid(self) -> int | None:
-        """The recorded pid if its process (or any of its group) still runs; clears a stale file."""
+        """The recorded pid if its process group still runs processes we started; else clears the file.
+
+        A pid reused by an unrelated process (after a reboot, say) does not count: ours carry OWNER_ENV.
+        """
         pid = self.read()
         if pid is None:
             return None
-        if pid_alive(pid) or group_alive(pid):
+        if group_alive(pid, self.owner):
             return pid
         self.remove()
         return None
 
 
 def spawn(
-    argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    argv: Sequence[str], log_path: Path, owner: str, env: Mapping[str, str], cwd: Path | None = None
 ) -> subprocess.Popen:
     """Start argv detached in its own session (so its whole process group can be stopped), output to log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**env, OWNER_ENV: owner}
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None,
+            env=env,
             cwd=cwd,
             start_new_session=True,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -24,34 +25,16 @@ NAMESPACE_UID = 1000  # who the engine runs as when we are root (see prepare)
 
 @dataclass(frozen=True)
 class Engine:
-    name: str
+    name: str  # also the unpacked directory's prefix (<name>-<version>) and the start script's name
     jars_subdir: str  # .cache/jars/<this>, from jvm/<this>/pom.xml
-    dist_prefix: str  # unpacked directory name before "-<version>"
-    java_home_var: str
-    opts_var: str
-    conf_var: str
-    extra_settings: tuple[tuple[str, str], ...]
+    env_prefix: str  # <prefix>_JAVA_HOME, _JAVA_OPTS, _PATH_CONF, _TMPDIR
+    extra_settings: tuple[tuple[str, str], ...] = ()
 
 
 ENGINES = {
-    "elasticsearch": Engine(
-        "elasticsearch",
-        "search",
-        "elasticsearch",
-        "ES_JAVA_HOME",
-        "ES_JAVA_OPTS",
-        "ES_PATH_CONF",
-        (("xpack.security.enabled", "false"),),
-    ),
-    "opensearch": Engine(
-        "opensearch",
-        "opensearch",
-        "opensearch",
-        "OPENSEARCH_JAVA_HOME",
-        "OPENSEARCH_JAVA_OPTS",
-        "OPENSEARCH_PATH_CONF",
-        (),
-    ),
+    # The integ-test-zip carries x-pack security; plain HTTP on loopback needs it off.
+    "elasticsearch": Engine("elasticsearch", "search", "ES", (("xpack.security.enabled", "false"),)),
+    "opensearch": Engine("opensearch", "opensearch", "OPENSEARCH"),
 }
 
 
@@ -64,7 +47,7 @@ def search_engine() -> Engine:
 
 def distribution(settings: Settings, engine: Engine) -> Path:
     """The unpacked distribution under the jar cache (`make jars` unpacks it)."""
-    found = sorted(p for p in (settings.jars_dir / engine.jars_subdir).glob(f"{engine.dist_prefix}-*") if p.is_dir())
+    found = sorted(p for p in (settings.jars_dir / engine.jars_subdir).glob(f"{engine.name}-*") if p.is_dir())
     if not found:
         raise StackError(
             f"search: no {engine.name} distribution in {settings.jars_dir / engine.jars_subdir}: run `make jars`"
@@ -72,12 +55,13 @@ def distribution(settings: Settings, engine: Engine) -> Path:
     return found[-1]
 
 
-def node_settings(settings: Settings, engine: Engine, work: Path) -> dict[str, str]:
+def node_settings(settings: Settings, engine: Engine, state: Path) -> dict[str, str]:
+    """The node's settings file; state is where its data and logs go."""
     return {
         "cluster.name": "sessionlake",
         "node.name": "sessionlake-1",
-        "path.data": str(work / "data"),
-        "path.logs": str(work / "logs"),
+        "path.data": str(state / "data"),
+        "path.logs": str(state / "logs"),
         "network.host": "127.0.0.1",
         "http.port": str(settings.ports.search),
         "transport.port": str(settings.ports.search + TRANSPORT_PORT_OFFSET),
@@ -87,6 +71,14 @@ def node_settings(settings: Settings, engine: Engine, work: Path) -> dict[str, s
         "action.auto_create_index": "true",
         **dict(engine.extra_settings),
     }
+
+
+def localize_jvm_options(text: str, state: Path) -> str:
+    """Point the distribution's relative GC log, heap dump and error file paths into our state dir."""
+    logs = state / "logs"
+    text = re.sub(r"file=[^:\s]*gc\.log", f"file={logs}/gc.log", text)
+    text = re.sub(r"-XX:HeapDumpPath=\S+", f"-XX:HeapDumpPath={state / 'data'}", text)
+    return re.sub(r"-XX:ErrorFile=\S*hs_err_pid%p\.log", f"-XX:ErrorFile={logs}/hs_err_pid%p.log", text)
 
 
 class Search(Component):
@@ -106,13 +98,16 @@ class Search(Component):
         engine = search_engine()
         dist = distribution(settings, engine)
         jdk = java_home(self.name)
-        work = self.workdir(settings)
-        conf = work / "config"
+        state = self.workdir(settings) / engine.name
+        conf = state / "config"
         if not conf.exists():
             shutil.copytree(dist / "config", conf)
-        config = node_settings(settings, engine, work)
+            jvm_options = conf / "jvm.options"
+            jvm_options.write_text(localize_jvm_options(jvm_options.read_text(), state))
+        config = node_settings(settings, engine, state)
         (conf / f"{engine.name}.yml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in config.items()))
-        (work / "tmp").mkdir(parents=True, exist_ok=True)
+        for sub in ("tmp", "logs"):
+            (state / sub).mkdir(parents=True, exist_ok=True)
         argv = [str(dist / "bin" / engine.name)]
         if os.geteuid() == 0:
             # Both engines refuse to run as root. In a user namespace mapping an ordinary uid to ours, the
@@ -120,13 +115,12 @@ class Search(Component):
             # Elasticsearch uses on itself needs the mapping (an unmapped `nobody` cannot attach).
             argv = ["unshare", "--user", f"--map-user={NAMESPACE_UID}", f"--map-group={NAMESPACE_UID}", *argv]
         env = {
-            engine.java_home_var: str(jdk),
-            engine.opts_var: "-Xms512m -Xmx512m",
-            engine.conf_var: str(conf),
-            "ES_TMPDIR": str(work / "tmp"),
-            "OPENSEARCH_TMPDIR": str(work / "tmp"),
+            f"{engine.env_prefix}_JAVA_HOME": str(jdk),
+            f"{engine.env_prefix}_JAVA_OPTS": "-Xms512m -Xmx512m",  # after jvm.options, so it wins
+            f"{engine.env_prefix}_PATH_CONF": str(conf),
+            f"{engine.env_prefix}_TMPDIR": str(state / "tmp"),
         }
-        return Launch(argv=argv, env=env, cwd=work)
+        return Launch(argv=argv, env=env, cwd=state)
 
     def healthy(self, settings: Settings) -> bool:
         url = f"http://127.0.0.1:{settings.ports.search}/_cluster/health?timeout=2s"
