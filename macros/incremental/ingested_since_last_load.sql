@@ -1,0 +1,14 @@
+{#-
+    The incremental window of a silver model over its bronze source: rows ingested after the latest
+    _ingested_at already loaded, minus a safety lookback (a bronze row's _ingested_at is taken before
+    its commit becomes visible). Re-read rows are merged idempotently on the event id. Prunes on the
+    _ingest_date partition. `true` on a first or full-refresh build.
+-#}
+{% macro ingested_since_last_load(lookback_minutes=var('ingest_lookback_minutes')) -%}
+    {%- if is_incremental() -%}
+        {%- set window_start = high_water_mark('_ingested_at') ~ ' - interval ' ~ lookback_minutes ~ ' minutes' -%}
+        _ingest_date >= to_date({{ window_start }}) and _ingested_at > {{ window_start }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

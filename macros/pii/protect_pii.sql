@@ -1,0 +1,21 @@
+{#-
+    Renders a PII column of a bronze source the way its YAML declares, GitLab data-team style:
+    `meta: {pii: {method: hash, as: user_key}}` on the source column. The treatment is declared once,
+    in _<service>__sources.yml; a PII column without a declaration fails the build.
+-#}
+{% macro protect_pii(column, source_name, table_name) -%}
+    {%- if not execute -%}
+        {{ return('null as ' ~ column) }}
+    {%- endif -%}
+    {%- set pii = source_column_meta(source_name, table_name, column).get('pii') -%}
+    {%- if pii is none -%}
+        {{ exceptions.raise_compiler_error(
+            "column " ~ column ~ " of source " ~ source_name ~ "." ~ table_name
+            ~ " has no `meta: {pii: ...}` declaration") }}
+    {%- endif -%}
+    {%- if pii.method == 'hash' -%}
+        {{ pseudonymize(column) }} as {{ pii.get('as', column ~ '_key') }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("unknown PII method '" ~ pii.method ~ "' for " ~ column) }}
+    {%- endif -%}
+{%- endmacro %}

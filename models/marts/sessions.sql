@@ -1,0 +1,50 @@
+{#-
+    One row per play session, every service merged. The per-service aggregates are registered in
+    dbt_project.yml (vars.session_metrics): a new service adds an intermediate model there, not here.
+    Incremental runs recompute, from all their silver rows, only the sessions with silver rows loaded
+    since gold last changed, and merge only the rows whose values changed.
+-#}
+{{
+    config(
+        unique_key='session_id',
+        tblproperties={'delta.enableChangeDataFeed': 'true'},
+    )
+}}
+
+{%- set columns = session_metric_columns() -%}
+{%- if is_incremental() -%}
+    {%- set since = high_water_mark('updated_at') ~ ' - interval ' ~ var('gold_lookback_minutes') ~ ' minutes' -%}
+{%- else -%}
+    {%- set since = 'timestamp_micros(0)' -%}
+{%- endif %}
+
+with
+
+touched_sessions as (
+    {{ sessions_touched_since(since) }}
+),
+
+service_metrics as (
+    {{ union_session_metrics(columns, 'touched_sessions' if is_incremental() else none) }}
+),
+
+merged as (
+    select
+        session_id,
+        {{ merge_session_metrics(columns) }}
+    from service_metrics
+    group by session_id
+),
+
+changed as (
+    {{ changed_sessions('merged', columns) }}
+),
+
+final as (
+    select
+        *,
+        current_timestamp() as updated_at
+    from changed
+)
+
+select * from final

@@ -1,0 +1,104 @@
+"""Runs `dbt build` in this process, on the SparkSession the caller built (dbt-spark `method: session`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from dbt.cli.main import dbtRunner
+from pyspark.sql import SparkSession
+
+from sessionlake.settings import Settings
+from sessionlake.transform.lock import build_lock
+from sessionlake.transform.project import dbt_project
+
+log = logging.getLogger(__name__)
+
+# Delta operations whose metrics count rows written into a model's table.
+_ROW_METRICS = {
+    "MERGE": ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted"),
+    "CREATE OR REPLACE TABLE AS SELECT": ("numOutputRows",),
+    "CREATE TABLE AS SELECT": ("numOutputRows",),
+    "REPLACE TABLE AS SELECT": ("numOutputRows",),
+    "WRITE": ("numOutputRows",),
+}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    success: bool
+    duration_seconds: float
+    rows_merged: dict[str, int] = field(default_factory=dict)  # "schema.table" -> rows written by the build
+    failures: list[str] = field(default_factory=list)  # "<node>: <message>" of errored or failed nodes
+
+
+def invoke(settings: Settings, args: list[str]) -> object:
+    """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult."""
+    project = dbt_project(settings)
+    return dbtRunner().invoke([*args, *project.flags()])
+
+
+def build(
+    settings: Settings,
+    spark: SparkSession,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+) -> BuildResult:
+    """`dbt build` (models, seeds, tests, unit tests) under the build lock.
+
+    dbt-spark's session connection calls SparkSession.builder.getOrCreate(), which returns `spark`:
+    dbt runs on the caller's warm session. Each model is one atomic Delta commit, so a failed build
+    leaves every table at a committed version, and the next build picks the work up again.
+    """
+    args = ["build"]
+    if select:
+        args += ["--select", *select]
+    if full_refresh:
+        args.append("--full-refresh")
+    started = time.monotonic()
+    started_ms = int(time.time() * 1000)
+    with build_lock(settings.home / "dbt" / "build.lock"):
+        result = invoke(settings, args)
+    duration = time.monotonic() - started
+    nodes = list(result.result or []) if result.result is not None else []
+    failures = [
+        f"{r.node.unique_id}: {r.message}" for r in nodes if str(r.status) in ("error", "fail", "runtime error")
+    ]
+    if result.exception is not None:
+        failures.append(f"dbt: {result.exception}")
+    models = [
+        r.node
+        for r in nodes
+        if r.node.resource_type == "model"
+        and r.node.config.materialized in ("incremental", "table")
+        and str(r.status) == "success"
+    ]
+    rows = {f"{n.schema}.{n.alias}": _rows_written_since(spark, n.schema, n.alias, started_ms) for n in models}
+    outcome = BuildResult(
+        success=bool(result.success) and not failures,
+        duration_seconds=duration,
+        rows_merged=rows,
+        failures=failures,
+    )
+    log.info(
+        "dbt build %s in %.1fs; rows merged: %s",
+        "succeeded" if outcome.success else "FAILED",
+        outcome.duration_seconds,
+        outcome.rows_merged,
+    )
+    for failure in outcome.failures:
+        log.error("dbt build failure: %s", failure)
+    return outcome
+
+
+def _rows_written_since(spark: SparkSession, schema: str, table: str, since_ms: int) -> int:
+    """Rows written to a Delta table by its commits after `since_ms`."""
+    history = spark.sql(f"describe history {schema}.{table} limit 20").collect()
+    total = 0
+    for commit in history:
+        if commit["timestamp"].timestamp() * 1000 < since_ms:
+            continue
+        metrics = commit["operationMetrics"] or {}
+        total += sum(int(metrics.get(key, 0)) for key in _ROW_METRICS.get(commit["operation"], ()))
+    return total
