@@ -23,7 +23,7 @@ from sessionlake.settings import Ports, Settings
 from sessionlake.stack.aws import MAX_RECEIVE_COUNT, aws_client, provision_log_buckets
 from sessionlake.stack.kafka import server_properties
 from sessionlake.stack.process import group_alive, pid_alive, port_open
-from sessionlake.stack.search import node_settings, search_engine
+from sessionlake.stack.search import localize_jvm_options, node_settings, search_engine
 
 pytestmark = pytest.mark.stack
 
@@ -151,6 +151,40 @@ def test_down_leaves_no_process_and_frees_the_ports(private_stack: Settings) -> 
     for port in (p.derby, p.kafka, p.kafka_controller, p.moto, p.search, p.search + 100):
         assert not port_open(port), f"port {port} still answers"
     stack.down(private_stack)  # stopping a stopped stack is fine
+
+
+def test_opensearch_engine_is_selectable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opensearchpy import OpenSearch
+
+    monkeypatch.setenv("SESSIONLAKE_SEARCH_ENGINE", "opensearch")
+    settings = _private_settings(tmp_path, offset=400)
+    try:
+        stack.up(settings, ["search"])
+        client = OpenSearch(settings.search_url, timeout=30)
+        assert client.info()["version"]["distribution"] == "opensearch"
+        assert client.cluster.health()["status"] in ("yellow", "green")
+    finally:
+        stack.down(settings, ["search"])
+    assert not port_open(settings.ports.search)
+
+
+def test_a_reused_pid_is_not_taken_for_ours(tmp_path: Path) -> None:
+    settings = _private_settings(tmp_path, offset=400)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        pid_file = settings.stack_dir / "moto" / "moto.pid"
+        pid_file.parent.mkdir(parents=True)
+        pid_file.write_text(f"{stranger.pid}\n")
+
+        [moto_status] = [s for s in stack.status(settings) if s.name == "moto"]
+
+        assert (moto_status.running, moto_status.pid) == (False, None)
+        assert not pid_file.exists()
+        stack.down(settings, ["moto"])
+        assert stranger.poll() is None  # down never touches a process it did not start
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 # --- errors -----------------------------------------------------------------------------------------
@@ -315,9 +349,19 @@ def test_kafka_config_is_kraft_on_loopback(tmp_path: Path) -> None:
     assert props["log.dirs"] == str(tmp_path)
 
 
+def test_jvm_options_write_into_the_state_dir(tmp_path: Path) -> None:
+    options = "-XX:HeapDumpPath=data\n-XX:ErrorFile=logs/hs_err_pid%p.log\n9-:-Xlog:gc*:file=logs/gc.log:utctime\n"
+    assert localize_jvm_options(options, tmp_path).splitlines() == [
+        f"-XX:HeapDumpPath={tmp_path}/data",
+        f"-XX:ErrorFile={tmp_path}/logs/hs_err_pid%p.log",
+        f"9-:-Xlog:gc*:file={tmp_path}/logs/gc.log:utctime",
+    ]
+
+
 def test_search_config_single_node_without_watermarks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _private_settings(tmp_path, offset=0)
     config = node_settings(settings, search_engine(), tmp_path)
+    assert config["path.data"] == str(tmp_path / "data")
     assert config["discovery.type"] == "single-node"
     assert config["cluster.routing.allocation.disk.threshold_enabled"] == "false"
     assert config["transport.port"] == str(settings.ports.search + 100)
