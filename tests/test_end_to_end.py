@@ -1,21 +1,31 @@
-"""The whole pipeline on the real local stack: generator -> Kafka + S3/SQS -> bronze -> dbt -> gold -> search.
+"""The whole pipeline as a user runs it, on a private local stack: `sessionlake stack up`, `generate`, `run`
+(ingest -> dbt build -> export), twice (on-time data, then late logs).
 
-The generator knows the truth; gold `sessions` must equal it column by column, and the search index must
-hold the same documents. Bad records must be in quarantine, not lost.
+The generator knows the truth: gold `sessions` must equal it column by column, and the search index must
+hold the same documents. Bad records must be in quarantine, not lost. The CLI runs in subprocesses with
+their own home, ports and catalog, so nothing other tests leave on the shared test stack can leak in; this
+process reads the resulting Delta tables by path.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from sessionlake.generator import LATE, MAIN, GeneratorConfig, deliver, plan, truth
-from sessionlake.pipeline import run_cycle
+from sessionlake.generator import LATE, MAIN, GeneratorConfig, plan, truth
+from sessionlake.settings import Ports, Settings
 from sessionlake.transform.pii import pseudonymize
+from tests.conftest import PORT_BASE
 
 pytestmark = pytest.mark.stack
 
@@ -38,17 +48,68 @@ FLOAT_COLUMNS = ("duration_seconds", "avg_fps", "min_fps", "avg_bitrate_kbps", "
 CONFIG = GeneratorConfig(
     seed=11, sessions=40, duplicate_ratio=0.1, late_ratio=0.3, out_of_order_ratio=0.1, malformed_ratio=0.05
 )
+GENERATE_ARGS = [
+    f"--seed={CONFIG.seed}",
+    f"--sessions={CONFIG.sessions}",
+    f"--duplicate-ratio={CONFIG.duplicate_ratio}",
+    f"--late-ratio={CONFIG.late_ratio}",
+    f"--out-of-order-ratio={CONFIG.out_of_order_ratio}",
+    f"--malformed-ratio={CONFIG.malformed_ratio}",
+]
+
+
+@dataclass
+class Deployment:
+    settings: Settings
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "sessionlake.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, f"sessionlake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-4000:]}"
+        return done.stdout
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    base = PORT_BASE + 500
+    ports = Ports(kafka=base + 92, kafka_controller=base + 93, moto=base + 50, search=base + 200, derby=base + 27)
+    home = tmp_path_factory.mktemp("e2e-home")
+    env = dict(os.environ)
+    env |= {
+        "SESSIONLAKE_HOME": str(home),
+        "SESSIONLAKE_KAFKA_PORT": str(ports.kafka),
+        "SESSIONLAKE_KAFKA_CONTROLLER_PORT": str(ports.kafka_controller),
+        "SESSIONLAKE_MOTO_PORT": str(ports.moto),
+        "SESSIONLAKE_SEARCH_PORT": str(ports.search),
+        "SESSIONLAKE_DERBY_PORT": str(ports.derby),
+        "SESSIONLAKE_PII_SECRET": secrets.token_hex(32),
+    }
+    deployed = Deployment(settings=Settings(home=home, ports=ports), env=env)
+    deployed.cli("stack", "up")
+    yield deployed
+    deployed.cli("stack", "down")
+
+
+def _delta_path(root: Path) -> str:
+    assert (root / "_delta_log").is_dir(), f"no Delta table at {root}"
+    return str(root)
+
+
+def _gold(spark, settings: Settings) -> dict[str, dict]:
+    frame = spark.read.format("delta").load(_delta_path(settings.warehouse / "gold.db" / "sessions"))
+    for column in (*TIME_COLUMNS, "updated_at"):
+        frame = frame.withColumn(column, F.unix_millis(column))
+    return {row["session_id"]: row.asDict() for row in frame.collect()}
 
 
 def _millis(value: datetime | None) -> int | None:
     return None if value is None else round(value.timestamp() * 1000)
-
-
-def _gold(spark) -> dict[str, dict]:
-    frame = spark.table("gold.sessions")
-    for column in (*TIME_COLUMNS, "updated_at"):
-        frame = frame.withColumn(column, F.unix_millis(column))
-    return {row["session_id"]: row.asDict() for row in frame.collect()}
 
 
 def _close(actual: float | None, expected: float | None, rel: float) -> bool:
@@ -69,14 +130,15 @@ def _mismatches(gold: dict[str, dict], expected: list[dict], secret: str) -> lis
         checks += [(c, got[c] == want[c], got[c], want[c]) for c in EXACT_COLUMNS]
         checks += [(c, got[c] == _millis(want[c]), got[c], _millis(want[c])) for c in TIME_COLUMNS]
         checks += [(c, _close(got[c], want[c], 1e-9), got[c], want[c]) for c in FLOAT_COLUMNS]
-        checks += [("p95_rtt_ms", _close(got["p95_rtt_ms"], want["p95_rtt_ms"], 0.01), got["p95_rtt_ms"], None)]
+        p95 = ("p95_rtt_ms", _close(got["p95_rtt_ms"], want["p95_rtt_ms"], 0.01), got["p95_rtt_ms"], want["p95_rtt_ms"])
+        checks.append(p95)
         problems += [f"{want['session_id']}.{c}: gold {g!r} != truth {w!r}" for c, ok, g, w in checks if not ok]
     extra = set(gold) - {row["session_id"] for row in expected}
     problems += [f"{session_id}: in gold but not in the truth" for session_id in sorted(extra)]
     return problems
 
 
-def _index_documents(settings) -> dict[str, dict]:
+def _index_documents(settings: Settings) -> dict[str, dict]:
     from exporters.search import search_client
 
     client = search_client(settings)
@@ -85,32 +147,29 @@ def _index_documents(settings) -> dict[str, dict]:
     return {hit["_id"]: hit["_source"] for hit in hits}
 
 
-def test_pipeline_matches_the_generators_truth(settings, kafka, moto, search, spark):
-    secret = os.environ["SESSIONLAKE_PII_SECRET"]
+def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
+    settings, secret = deployment.settings, deployment.env["SESSIONLAKE_PII_SECRET"]
     workload = plan(CONFIG)
 
-    deliver(workload, settings, MAIN)
-    run_cycle(settings, spark)
-    after_main = _gold(spark)
+    deployment.cli("generate", *GENERATE_ARGS, "--phase", MAIN)
+    deployment.cli("run")
+    after_main = _gold(spark, settings)
     assert _mismatches(after_main, truth(workload, [MAIN]), secret) == []
 
-    deliver(workload, settings, LATE)
-    run_cycle(settings, spark)
-    gold = _gold(spark)
-    expected = truth(workload, [MAIN, LATE])
-    assert _mismatches(gold, expected, secret) == []
+    deployment.cli("generate", *GENERATE_ARGS, "--phase", LATE)
+    deployment.cli("run")
+    gold = _gold(spark, settings)
+    assert _mismatches(gold, truth(workload, [MAIN, LATE]), secret) == []
 
-    # Late logs changed exactly the sessions they belong to, and only those got a new updated_at.
+    # Late logs changed only the sessions they belong to (updated_at included).
     late_sessions = {record.session_id for f in workload.files_in(LATE) for record in f.records}
     changed = {s for s, row in gold.items() if after_main.get(s) != row}
     assert changed and changed <= late_sessions
 
     # Bad records are quarantined with a reason, one row per malformed record delivered.
-    quarantined = {
-        row["_source"]: row["count"] for row in spark.table("bronze.quarantine").groupBy("_source").count().collect()
-    }
-    assert sum(quarantined.values()) == sum(workload.malformed_counts([MAIN, LATE]).values())
-    assert spark.table("bronze.quarantine").where("_reason is null or _reason = ''").count() == 0
+    quarantine = spark.read.format("delta").load(_delta_path(settings.bronze_path("quarantine")))
+    assert quarantine.count() == sum(workload.malformed_counts([MAIN, LATE]).values())
+    assert quarantine.where("_reason is null or _reason = ''").count() == 0
 
     # The search index holds one document per gold session, with the same values and no raw PII.
     documents = _index_documents(settings)

@@ -1,0 +1,26 @@
+"""`sessionlake run`: one pass of the whole pipeline (ingest what has arrived -> dbt build -> export).
+
+For a scheduler (cron, Airflow) that prefers one short job to three long-running ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sessionlake.pipeline import run_cycle
+from sessionlake.settings import Settings
+from sessionlake.spark import get_session
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    cycle = run_cycle(settings, get_session(settings, "sessionlake-run"))
+    print(f"ingest: {cycle.ingest}")
+    print(f"build:  {cycle.build}")
+    print(f"export: {cycle.export}")
+    print(f"pass took {cycle.seconds:.0f}s")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="one pass: ingest, build, export", description=__doc__)
+    parser.set_defaults(func=_run)
