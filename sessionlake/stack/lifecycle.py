@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,29 +66,9 @@ def up(settings: Settings, components: Sequence[str] = COMPONENTS) -> None:
 
     All processes are launched first and then waited for, so slow starters start in parallel.
     """
-    started = []
-    waiting = []
-    for component in _components(components):
-        pidfile = _pidfile(settings, component)
-        pid = pidfile.live_pid()
-        if pid is not None:
-            log.info("%s already running (pid %d) at %s", component.name, pid, component.endpoint(settings))
-            waiting.append((component, None))
-            continue
-        _check_ports(settings, component)
-        launch = component.prepare(settings)
-        process = spawn(
-            launch.argv,
-            component.log_path(settings),
-            owner=str(component.workdir(settings)),
-            env={**os.environ, **launch.env},
-            cwd=launch.cwd,
-        )
-        pidfile.write(process.pid)
-        started.append(component)
-        waiting.append((component, process))
-        log.info("%s starting (pid %d), log %s", component.name, process.pid, component.log_path(settings))
+    started: list[Component] = []
     try:
+        waiting = [(component, _launch(settings, component, started)) for component in _components(components)]
         for component, process in waiting:
             wait_until(
                 lambda c=component: c.healthy(settings),
@@ -102,6 +83,28 @@ def up(settings: Settings, components: Sequence[str] = COMPONENTS) -> None:
         # Leave nothing half-started behind: stop what this call launched.
         _stop(settings, started)
         raise
+
+
+def _launch(settings: Settings, component: Component, started: list[Component]) -> subprocess.Popen | None:
+    """Start the component unless our process already runs it (then None); record it in started."""
+    pidfile = _pidfile(settings, component)
+    pid = pidfile.live_pid()
+    if pid is not None:
+        log.info("%s already running (pid %d) at %s", component.name, pid, component.endpoint(settings))
+        return None
+    _check_ports(settings, component)
+    launch = component.prepare(settings)
+    process = spawn(
+        launch.argv,
+        component.log_path(settings),
+        owner=str(component.workdir(settings)),
+        env={**os.environ, **launch.env},
+        cwd=launch.cwd,
+    )
+    pidfile.write(process.pid)
+    started.append(component)
+    log.info("%s starting (pid %d), log %s", component.name, process.pid, component.log_path(settings))
+    return process
 
 
 def _stop(settings: Settings, components: Sequence[Component]) -> None:
