@@ -370,3 +370,28 @@ def test_search_config_single_node_without_watermarks(tmp_path: Path, monkeypatc
     monkeypatch.setenv("SESSIONLAKE_SEARCH_ENGINE", "solr")
     with pytest.raises(stack.StackError, match=r"SESSIONLAKE_SEARCH_ENGINE='solr'"):
         search_engine()
+
+
+def test_cli_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from sessionlake.commands import stack as stack_command
+
+    parser = argparse.ArgumentParser()
+    stack_command.add_parser(parser.add_subparsers(dest="command", required=True))
+    settings = _private_settings(tmp_path, offset=400)
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(["stack", *argv])
+        return args.func(args, settings)
+
+    try:
+        assert run("up", "--only", "moto") == 0
+        assert f"moto       running  pid={_pids(settings)['moto']}" in capsys.readouterr().out
+        assert run("status") == 3  # not every component runs
+        assert run("status", "--only", "moto") == 0
+    finally:
+        assert run("down") == 0
+    assert "moto       stopped" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["stack", "up", "--only", "zookeeper"])
