@@ -43,7 +43,8 @@ def _s3a_conf(settings: Settings) -> dict[str, str]:
 
 
 # Secrets reach SQL as Spark conf references (`${spark.sessionlake.pii.secret}`), so compiled dbt SQL
-# and logs never hold them; Spark redacts conf names matching "secret" in its UI and event logs.
+# and logs never hold them; Spark redacts conf names matching "secret" in its UI and event logs. They are
+# set on the running session, never passed on the JVM's command line (where `ps` would show them).
 SECRET_CONFS = {
     "SESSIONLAKE_PII_SECRET": "spark.sessionlake.pii.secret",
 }
@@ -82,7 +83,6 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.pyspark.driver.python": sys.executable,
     }
     conf |= _s3a_conf(settings)
-    conf |= _secret_conf()
     return conf
 
 
@@ -94,5 +94,7 @@ def get_session(settings: Settings, app_name: str = "sessionlake") -> SparkSessi
     for key, value in session_conf(settings, app_name).items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
+    for key, value in _secret_conf().items():
+        spark.conf.set(key, value)
     spark.sparkContext.setLogLevel(os.environ.get("SESSIONLAKE_SPARK_LOG_LEVEL", "WARN"))
     return spark
