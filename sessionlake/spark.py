@@ -42,11 +42,12 @@ def _s3a_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
-# Secrets reach SQL as Spark conf references (`${spark.sessionlake.pii.secret}`), so compiled dbt SQL
-# and logs never hold them; Spark redacts conf names matching "secret" in its UI and event logs. They are
+# Secrets reach SQL as Spark conf references (`${spark.sessionlake.pii.hashkey}`), so compiled dbt SQL
+# and logs never hold them. The conf names must not match spark.redaction.regex (secret|password|token|...):
+# since SPARK-42946 variable substitution yields "*********(redacted)" for those. They are
 # set on the running session, never passed on the JVM's command line (where `ps` would show them).
 SECRET_CONFS = {
-    "SESSIONLAKE_PII_SECRET": "spark.sessionlake.pii.secret",
+    "SESSIONLAKE_PII_SECRET": "spark.sessionlake.pii.hashkey",
 }
 
 
