@@ -1,0 +1,258 @@
+"""Per-source, per-batch metrics: a StreamingQueryListener, the `ops.ingest_metrics` table, source status.
+
+The listener joins Spark's progress of each batch (rows/s, duration, Kafka offsets) with what the
+batch's writer measured (rows per table, quarantined, end-to-end latency) and the SQS backlog, logs
+one line, and queues a row; `MetricsSink.flush` appends queued rows to the Delta table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, Row, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.types import DateType, DoubleType, LongType, StringType, StructField, StructType, TimestampType
+
+from ingest.tables import ensure_table
+from ingest.writers.bronze import BatchResult
+from sessionlake.settings import Settings
+
+log = logging.getLogger("ingest.metrics")
+
+METRICS_TABLE = "ops.ingest_metrics"
+METRICS_SCHEMA = StructType(
+    [
+        StructField("source", StringType()),
+        StructField("batch_id", LongType()),
+        StructField("query_id", StringType()),
+        StructField("run_id", StringType()),
+        StructField("committed_at", TimestampType()),
+        StructField("input_rows", LongType()),
+        StructField("input_rows_per_second", DoubleType()),
+        StructField("processed_rows_per_second", DoubleType()),
+        StructField("batch_duration_ms", LongType()),
+        StructField("rows_written", LongType()),
+        StructField("quarantined", LongType()),
+        StructField("kafka_lag", LongType()),
+        StructField("sqs_backlog", LongType()),
+        StructField("latency_p50_ms", DoubleType()),
+        StructField("latency_p95_ms", DoubleType()),
+        StructField("error", StringType()),
+        StructField("_ingest_date", DateType()),
+    ]
+)
+
+
+def metrics_path(settings: Settings) -> Path:
+    return settings.lake / "ops" / "ingest_metrics"
+
+
+def kafka_lag(end_offset: str | None, latest_offset: str | None) -> int | None:
+    """Sum over partitions of latest minus processed offset, from the progress' offset JSON."""
+    if not end_offset or not latest_offset:
+        return None
+    end, latest = json.loads(end_offset), json.loads(latest_offset)
+    lag = 0
+    for topic, partitions in latest.items():
+        for partition, offset in partitions.items():
+            lag += max(0, offset - end.get(topic, {}).get(partition, 0))
+    return lag
+
+
+class IngestListener(StreamingQueryListener):
+    """Records one metrics row and one log line per batch of every ingest query."""
+
+    def __init__(self, sources: dict[str, str], sqs_backlog: Callable[[str], int | None]) -> None:
+        self.sources = sources  # query name -> kind
+        self.sqs_backlog = sqs_backlog  # source name -> visible messages
+        self._results: dict[tuple[str, int], BatchResult] = {}
+        self._rows: list[dict] = []
+        self._seen: dict[str, int] = {}
+        self._names: dict[str, str] = {}  # query id -> name
+        self._lock = threading.Condition()
+
+    def record(self, result: BatchResult) -> None:
+        """Called by the source's writer at the end of its batch, before Spark reports progress."""
+        with self._lock:
+            self._results[(result.source, result.batch_id)] = result
+
+    def onQueryStarted(self, event) -> None:  # noqa: ANN001 - Spark's event types
+        with self._lock:
+            self._names[str(event.id)] = event.name
+
+    def onQueryIdle(self, event) -> None:  # noqa: ANN001
+        pass
+
+    def onQueryProgress(self, event) -> None:  # noqa: ANN001
+        p = event.progress
+        if p.name not in self.sources:
+            return
+        with self._lock:
+            result = self._results.pop((p.name, p.batchId), None)
+        lag = None
+        backlog = None
+        if self.sources[p.name] == "kafka":
+            lags = [kafka_lag(s.endOffset, s.latestOffset) for s in p.sources]
+            lag = sum(x for x in lags if x is not None) if any(x is not None for x in lags) else None
+        else:
+            backlog = self.sqs_backlog(p.name)
+        latency = result.latency_ms if result else {}
+        row = {
+            "source": p.name,
+            "batch_id": p.batchId,
+            "query_id": str(p.id),
+            "run_id": str(p.runId),
+            "committed_at": (
+                datetime.fromtimestamp(result.committed_at, timezone.utc)
+                if result
+                else datetime.fromisoformat(p.timestamp.replace("Z", "+00:00"))
+            ),
+            "input_rows": p.numInputRows,
+            "input_rows_per_second": float(p.inputRowsPerSecond),
+            "processed_rows_per_second": float(p.processedRowsPerSecond),
+            "batch_duration_ms": p.batchDuration,
+            "rows_written": sum(result.rows_written.values()) if result else 0,
+            "quarantined": result.quarantined if result else 0,
+            "kafka_lag": lag,
+            "sqs_backlog": backlog,
+            "latency_p50_ms": latency.get("p50"),
+            "latency_p95_ms": latency.get("p95"),
+            "error": None,
+        }
+        log.info(
+            "source=%s batch=%d input=%d in_rps=%.0f proc_rps=%.0f duration_ms=%d written=%d quarantined=%d "
+            "kafka_lag=%s sqs_backlog=%s latency_p50_ms=%s latency_p95_ms=%s",
+            p.name, p.batchId, p.numInputRows, p.inputRowsPerSecond, p.processedRowsPerSecond, p.batchDuration,
+            row["rows_written"], row["quarantined"], lag, backlog,
+            _ms(row["latency_p50_ms"]), _ms(row["latency_p95_ms"]),
+        )  # fmt: skip
+        self._queue(row, p.name, p.batchId)
+
+    def onQueryTerminated(self, event) -> None:  # noqa: ANN001
+        if event.exception:
+            with self._lock:
+                name = self._names.get(str(event.id))
+            log.error("ingest query %s failed: %s", name, event.exception.strip().splitlines()[0])
+            self.record_error(name, str(event.id), str(event.runId), event.exception)
+
+    def record_error(self, source: str | None, query_id: str, run_id: str, error: str) -> None:
+        self._queue(_error_row(source, query_id, run_id, error), None, None)
+
+    def _queue(self, row: dict, name: str | None, batch_id: int | None) -> None:
+        with self._lock:
+            self._rows.append(row)
+            if name is not None:
+                self._seen[name] = batch_id
+            self._lock.notify_all()
+
+    def wait_for(self, name: str, batch_id: int, timeout: float = 30.0) -> bool:
+        """Wait until the progress of `batch_id` of query `name` arrived (events are asynchronous)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._seen.get(name, -1) >= batch_id, timeout)
+
+    def drain(self) -> list[dict]:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        return rows
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _error_row(source: str | None, query_id: str, run_id: str, error: str) -> dict:
+    return {
+        "source": source,
+        "query_id": query_id,
+        "run_id": run_id,
+        "committed_at": datetime.now(timezone.utc),
+        "error": error.strip().splitlines()[0][:2000],
+    }
+
+
+class MetricsSink:
+    """Appends the listener's queued rows to `ops.ingest_metrics`."""
+
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self.spark = spark
+        self.path = metrics_path(settings)
+        ensure_table(spark, METRICS_TABLE, self.path, METRICS_SCHEMA)
+
+    def flush(self, listener: IngestListener) -> int:
+        rows = listener.drain()
+        if not rows:
+            return 0
+        today = datetime.now(timezone.utc).date()
+        full = [Row(**{f.name: r.get(f.name) for f in METRICS_SCHEMA.fields} | {"_ingest_date": today}) for r in rows]
+        self.spark.createDataFrame(full, METRICS_SCHEMA).write.format("delta").mode("append").save(str(self.path))
+        return len(rows)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: str
+    last_batch_at: datetime | None
+    last_data_at: datetime | None  # last batch that wrote rows
+    freshness_seconds: float | None  # now - last_data_at
+    kafka_lag: int | None
+    sqs_backlog: int | None
+    latency_p95_ms: float | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+def source_status(settings: Settings, spark: SparkSession) -> list[SourceStatus]:
+    """One entry per source that has metrics: lag, freshness and the last error."""
+    path = metrics_path(settings)
+    if not DeltaTable.isDeltaTable(spark, str(path)):
+        return []
+    metrics = (
+        spark.read.format("delta")
+        .load(str(path))
+        .where(F.col("source").isNotNull())
+        .withColumn("at_us", F.unix_micros("committed_at"))
+    )
+    latest = Window.partitionBy("source").orderBy(F.col("at_us").desc_nulls_last())
+
+    def last(frame: DataFrame) -> dict[str, Row]:
+        ranked = frame.withColumn("_n", F.row_number().over(latest)).where("_n = 1")
+        return {r["source"]: r for r in ranked.collect()}
+
+    batches = last(metrics.where(F.col("batch_id").isNotNull()))
+    errors = last(metrics.where(F.col("error").isNotNull()))
+    data = {
+        r["source"]: r["at_us"]
+        for r in metrics.where("rows_written > 0").groupBy("source").agg(F.max("at_us").alias("at_us")).collect()
+    }
+    now = datetime.now(timezone.utc)
+    out = []
+    for source in sorted(set(batches) | set(errors)):
+        batch = batches.get(source)
+        error = errors.get(source)
+        data_at = _utc(data.get(source))
+        out.append(
+            SourceStatus(
+                source=source,
+                last_batch_at=_utc(batch["at_us"]) if batch else None,
+                last_data_at=data_at,
+                freshness_seconds=(now - data_at).total_seconds() if data_at else None,
+                kafka_lag=batch["kafka_lag"] if batch else None,
+                sqs_backlog=batch["sqs_backlog"] if batch else None,
+                latency_p95_ms=batch["latency_p95_ms"] if batch else None,
+                last_error=error["error"] if error else None,
+                last_error_at=_utc(error["at_us"]) if error else None,
+            )
+        )
+    return out
+
+
+def _utc(micros: int | None) -> datetime | None:
+    return None if micros is None else datetime.fromtimestamp(micros / 1e6, timezone.utc)

@@ -1,0 +1,76 @@
+"""Spark's built-in Kafka source, configured from a source's `kafka:` section."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from ingest.config import SourceConfig
+from sessionlake.settings import Settings
+
+HEADERS_TYPE = ArrayType(StructType([StructField("key", StringType()), StructField("value", BinaryType())]))
+
+# The source coordinates every Kafka bronze table keeps (docs/contracts.md).
+METADATA = StructType(
+    [
+        StructField("_kafka_key", StringType()),
+        StructField("_kafka_topic", StringType()),
+        StructField("_kafka_partition", IntegerType()),
+        StructField("_kafka_offset", LongType()),
+        StructField("_kafka_timestamp", TimestampType()),
+        StructField("_kafka_headers", HEADERS_TYPE),
+    ]
+)
+
+
+def options(settings: Settings, source: SourceConfig) -> dict[str, str]:
+    """The Kafka source options, by Spark's names."""
+    k = source.kafka
+    opts = {"kafka.bootstrap.servers": settings.kafka_bootstrap, **k.extra}
+    if k.topics:
+        opts["subscribe"] = ",".join(k.topics)
+    else:
+        opts["subscribePattern"] = k.topic_pattern
+    opts["startingOffsets"] = k.starting_offsets
+    if k.starting_offsets_by_timestamp:
+        opts["startingOffsetsByTimestamp"] = k.starting_offsets_by_timestamp
+    if k.max_offsets_per_trigger:
+        opts["maxOffsetsPerTrigger"] = str(k.max_offsets_per_trigger)
+    if k.min_offsets_per_trigger:
+        opts["minOffsetsPerTrigger"] = str(k.min_offsets_per_trigger)
+    if k.max_trigger_delay:
+        opts["maxTriggerDelay"] = k.max_trigger_delay
+    opts["failOnDataLoss"] = str(k.fail_on_data_loss).lower()
+    opts["includeHeaders"] = str(k.include_headers).lower()
+    return opts
+
+
+def coordinates() -> Column:
+    return F.to_json(F.struct(F.col("topic"), F.col("partition"), F.col("offset")))
+
+
+def read(spark: SparkSession, settings: Settings, source: SourceConfig) -> DataFrame:
+    """The stream as the common envelope: `_value`, `_raw_bytes`, `_coordinates` and METADATA."""
+    stream = spark.readStream.format("kafka").options(**options(settings, source)).load()
+    headers = F.col("headers") if source.kafka.include_headers else F.lit(None).cast(HEADERS_TYPE)
+    return stream.select(
+        F.col("value").cast("string").alias("_value"),
+        F.col("value").alias("_raw_bytes"),
+        coordinates().alias("_coordinates"),
+        F.col("key").cast("string").alias("_kafka_key"),
+        F.col("topic").alias("_kafka_topic"),
+        F.col("partition").alias("_kafka_partition"),
+        F.col("offset").alias("_kafka_offset"),
+        F.col("timestamp").alias("_kafka_timestamp"),
+        headers.alias("_kafka_headers"),
+    )

@@ -1,0 +1,85 @@
+"""The s3-sqs source (ingest.readers.s3_sqs) reading a source's log files line by line."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+from ingest.config import SourceConfig
+from sessionlake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The source coordinates every S3 bronze table keeps (docs/contracts.md).
+METADATA = StructType(
+    [
+        StructField("_file_path", StringType()),
+        StructField("_file_size", LongType()),
+        StructField("_file_modification_time", TimestampType()),
+        StructField("_file_event_time", TimestampType()),
+    ]
+)
+
+
+def aws_endpoint(settings: Settings) -> str | None:
+    """The endpoint to use: the override or the local moto, unless SESSIONLAKE_REAL_AWS says real AWS."""
+    if settings.aws_endpoint_override or not os.environ.get("SESSIONLAKE_REAL_AWS"):
+        return settings.aws_endpoint
+    return None
+
+
+def sqs_client(settings: Settings):  # noqa: ANN201 - boto3 clients are dynamically typed
+    return boto3.client("sqs", endpoint_url=aws_endpoint(settings), region_name=settings.aws_region)
+
+
+def queue_url(settings: Settings, queue: str) -> str:
+    return sqs_client(settings).get_queue_url(QueueName=queue)["QueueUrl"]
+
+
+def options(settings: Settings, source: SourceConfig, metadata_path: str) -> dict[str, str]:
+    s3 = source.s3_sqs
+    opts = {
+        "queueUrl": queue_url(settings, s3.queue),
+        "fileFormat": "text",
+        "region": settings.aws_region,
+        "metadataPath": metadata_path,
+        **s3.extra,
+    }
+    endpoint = aws_endpoint(settings)
+    if endpoint:
+        opts["endpoint"] = endpoint
+    if s3.max_files_per_trigger:
+        opts["maxFilesPerTrigger"] = str(s3.max_files_per_trigger)
+    return opts
+
+
+def read(spark: SparkSession, settings: Settings, source: SourceConfig, metadata_path: str) -> DataFrame:
+    """The stream as the common envelope: `_value`, `_raw_bytes`, `_coordinates` and METADATA."""
+    from ingest.readers import s3_sqs
+
+    s3_sqs.register(spark)
+    stream = spark.readStream.format("s3-sqs").options(**options(settings, source, metadata_path)).load()
+    return stream.select(
+        F.col("value").alias("_value"),
+        F.col("value").cast("binary").alias("_raw_bytes"),
+        F.to_json(F.struct(F.col("_file_path").alias("file"))).alias("_coordinates"),
+        *[F.col(f.name) for f in METADATA.fields],
+    )
+
+
+def backlog(settings: Settings, queue: str) -> int | None:
+    """Messages waiting in the queue (ApproximateNumberOfMessages), or None if SQS does not answer."""
+    try:
+        sqs = sqs_client(settings)
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+    except (BotoCoreError, ClientError) as exc:
+        log.warning("SQS backlog of %s unavailable: %s", queue, exc)
+        return None

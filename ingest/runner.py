@@ -1,0 +1,160 @@
+"""Run configured sources as streaming queries in one Spark application.
+
+`run(settings, spark, once=True)` is the backfill / test form (Trigger.AvailableNow: everything
+available at start, then stop); `once=False` runs until `stop` is set (the CLI sets it on SIGTERM),
+then lets the batch in flight finish before stopping each query.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from ingest.config import load_sources
+from ingest.metrics import IngestListener, MetricsSink
+from ingest.prepare import PreparedSource, prepare
+from ingest.readers import kafka, s3
+from ingest.tables import QUARANTINE
+from ingest.writers.bronze import BatchResult, BronzeWriter
+from sessionlake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+METRICS_FLUSH_SECONDS = 15.0
+STOP_TIMEOUT_SECONDS = 300.0
+
+
+@dataclass
+class IngestReport:
+    """Totals of the batches this run processed."""
+
+    rows_written: Counter = field(default_factory=Counter)  # bronze table -> rows
+    quarantined: Counter = field(default_factory=Counter)  # source -> rows
+    batches: Counter = field(default_factory=Counter)  # source -> batches
+    errors: dict[str, str] = field(default_factory=dict)  # source -> first line of the failure
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, result: BatchResult) -> None:
+        with self._lock:
+            self.rows_written.update(result.rows_written)
+            self.quarantined[result.source] += result.quarantined
+            self.batches[result.source] += 1
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def start_query(
+    spark: SparkSession, settings: Settings, source: PreparedSource, writer: BronzeWriter, once: bool, trigger: str
+) -> StreamingQuery:
+    config = source.config
+    if config.kind == "kafka":
+        stream = kafka.read(spark, settings, config)
+    else:
+        stream = s3.read(spark, settings, config, str(source.checkpoint / "s3-sqs"))
+    writer_stream = (
+        stream.writeStream.queryName(source.name)
+        .option("checkpointLocation", str(source.checkpoint))
+        .foreachBatch(writer)
+    )
+    writer_stream = writer_stream.trigger(availableNow=True) if once else writer_stream.trigger(processingTime=trigger)
+    return writer_stream.start()
+
+
+def stop_gracefully(query: StreamingQuery, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Let the batch in flight finish, then stop. A batch interrupted anyway is re-run on restart
+    under the same batch id and lands once (see BronzeWriter)."""
+    deadline = time.monotonic() + timeout
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    query.stop()
+
+
+def _sqs_backlog(settings: Settings, queues: dict[str, str]):  # noqa: ANN202 - a closure
+    def backlog(source: str) -> int | None:
+        return s3.backlog(settings, queues[source])
+
+    return backlog
+
+
+def run(
+    settings: Settings,
+    spark: SparkSession,
+    sources: list[str] | None = None,
+    once: bool = True,
+    config_dir: Path | None = None,
+    trigger: str | None = None,
+    stop: threading.Event | None = None,
+) -> IngestReport:
+    """Ingest the configured sources (all, or those named) until done (`once`) or `stop` is set.
+
+    Raises ingest.config.ConfigError before anything starts if a source is misconfigured.
+    """
+    stop = stop or threading.Event()
+    prepared = prepare(spark, settings, load_sources(config_dir, sources))
+    queues = {p.name: p.config.s3_sqs.queue for p in prepared if p.config.s3_sqs}
+    listener = IngestListener({p.name: p.config.kind for p in prepared}, _sqs_backlog(settings, queues))
+    sink = MetricsSink(spark, settings)
+    report = IngestReport()
+
+    def on_batch(result: BatchResult) -> None:
+        listener.record(result)
+        report.add(result)
+
+    spark.streams.addListener(listener)
+    queries: list[StreamingQuery] = []
+    try:
+        for p in prepared:
+            writer = BronzeWriter(
+                source=p.name,
+                rules=p.rules,
+                sql=p.config.transform,
+                routes=p.routes,
+                quarantine_path=settings.bronze_path(QUARANTINE),
+                checkpoint=p.checkpoint,
+                event_time=p.config.event_time,
+                on_batch=on_batch,
+            )
+            queries.append(start_query(spark, settings, p, writer, once, trigger or p.config.trigger))
+            log.info("ingest %s started (%s, checkpoint %s)", p.name, p.config.kind, p.checkpoint)
+        _supervise(queries, stop, sink, listener)
+    finally:
+        for query in queries:
+            if query.isActive:
+                stop_gracefully(query)
+        for query in queries:
+            _collect(query, listener, report)
+        sink.flush(listener)
+        spark.streams.removeListener(listener)
+    return report
+
+
+def _supervise(queries: list[StreamingQuery], stop: threading.Event, sink: MetricsSink, listener) -> None:  # noqa: ANN001
+    """Wait for the queries to end (availableNow) or for `stop`; a failed query stops the others."""
+    last_flush = time.monotonic()
+    while any(q.isActive for q in queries):
+        if stop.wait(1.0):
+            log.info("stop requested: finishing the batches in flight")
+            return
+        if any(not q.isActive and q.exception() for q in queries):
+            return
+        if time.monotonic() - last_flush > METRICS_FLUSH_SECONDS:
+            sink.flush(listener)
+            last_flush = time.monotonic()
+
+
+def _collect(query: StreamingQuery, listener: IngestListener, report: IngestReport) -> None:
+    error = query.exception()
+    if error is not None:
+        report.errors[query.name] = str(error).strip().splitlines()[0]
+    progress = query.lastProgress
+    if progress and progress["batchId"] >= 0 and progress["numInputRows"]:
+        listener.wait_for(query.name, progress["batchId"])

@@ -1,0 +1,196 @@
+"""Kafka -> bronze with the real broker: typing, rescued data, quarantine reasons, exactly once, fan-out."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ingest.config import ConfigError
+from ingest.metrics import source_status
+from ingest.runner import run
+
+pytestmark = pytest.mark.stack
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int = 2) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # keep a reference until the futures resolve
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        future.result(timeout=30)
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes | str | None], key: str = "k") -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for value in values:
+        producer.produce(topic, key=key, value=value, headers=[("origin", b"test")])
+    assert producer.flush(30) == 0
+
+
+def metric(i: int, **extra: object) -> str:
+    record = {
+        "event_id": f"e{i}",
+        "event_time": "2026-01-02T03:04:05Z",
+        "session_id": f"s{i % 3}",
+        "fps": 59.5,
+        "bitrate_kbps": 8000,
+        "kind": "sample",
+    }
+    record.update(extra)
+    return json.dumps({k: v for k, v in record.items() if v is not None})
+
+
+@pytest.fixture
+def names() -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return {"topic": f"it-metrics-{suffix}", "source": f"metrics_{suffix}", "table": f"metrics_{suffix}"}
+
+
+def write_source(directory: Path, names: dict[str, str], extra: str = "", targets: str | None = None) -> Path:
+    directory.mkdir(exist_ok=True)
+    targets = targets or f"  - table: {names['table']}\n"
+    (directory / f"{names['source']}.yml").write_text(
+        f"""
+kind: kafka
+kafka:
+  topics: [{names["topic"]}]
+  max_offsets_per_trigger: 7
+schema: event_id string, event_time timestamp, session_id string, fps double, bitrate_kbps int, kind string
+required: [event_id, session_id]
+accepted_values:
+  kind: [sample, summary]
+max_lengths:
+  session_id: 20
+max_record_bytes: 400
+event_time: event_time
+{extra}
+targets:
+{targets}"""
+    )
+    return directory
+
+
+def bronze(spark, settings, table: str):  # noqa: ANN001, ANN201
+    return spark.read.format("delta").load(str(settings.bronze_path(table)))
+
+
+def quarantine(spark, settings, source: str) -> dict[str, str]:  # noqa: ANN001
+    rows = bronze(spark, settings, "quarantine").where(f"_source = '{source}' and _raw is not null").collect()
+    return {bytes(r["_raw"]).decode(): r["_reason"] for r in rows}
+
+
+def test_good_records_land_typed_and_bad_ones_are_quarantined_with_reasons(
+    kafka: str, spark, settings, tmp_path: Path, names: dict[str, str]
+) -> None:
+    create_topic(kafka, names["topic"])
+    bad = {
+        "{not json": "unparsable_json: not a JSON object",
+        "[1, 2]": "unparsable_json: not a JSON object",
+        metric(100, fps="fast"): "type_mismatch: fps (double)",
+        metric(101, event_time="yesterday"): "type_mismatch: event_time (timestamp)",
+        metric(102, bitrate_kbps=1.5): "type_mismatch: bitrate_kbps (int)",
+        metric(103, event_id=None): "missing_required: event_id",
+        metric(104, session_id="x" * 30): "oversized_value: session_id (over 20 characters)",
+        metric(105, kind="other"): "unknown_value: kind",
+        metric(106, padding="p" * 400): None,  # oversized record: reason carries the size
+        "   ": "empty_record",
+    }
+    good = [metric(i) for i in range(10)] + [metric(10, new_field={"a": [1, 2]}, level=3)]
+    produce(kafka, names["topic"], good + list(bad))
+    produce(kafka, names["topic"], [None])  # a tombstone
+
+    report = run(settings, spark, once=True, config_dir=write_source(tmp_path / "src", names))
+
+    assert report.ok, report.errors
+    table = f"bronze.{names['table']}"
+    assert report.rows_written[table] == 11
+    assert report.quarantined[names["source"]] == len(bad) + 1
+    assert report.batches[names["source"]] >= 3  # max_offsets_per_trigger 7 splits the 23 records
+
+    rows = {r["event_id"]: r for r in bronze(spark, settings, names["table"]).collect()}
+    assert sorted(rows) == sorted(f"e{i}" for i in range(11))
+    first = rows["e0"]
+    assert first["fps"] == 59.5 and first["bitrate_kbps"] == 8000
+    assert first["event_time"].isoformat().startswith("2026-01-02T03:04:05")
+    assert first["_rescued_data"] is None
+    assert json.loads(first["_raw"]) == json.loads(metric(0))
+    assert first["_kafka_topic"] == names["topic"] and first["_kafka_key"] == "k"
+    assert first["_kafka_headers"][0]["key"] == "origin" and bytes(first["_kafka_headers"][0]["value"]) == b"test"
+    assert first["_batch_id"] is not None and first["_ingest_date"] == first["_ingested_at"].date()
+    # Schema drift: an undeclared field is kept, with its JSON type, in _rescued_data.
+    assert json.loads(rows["e10"]["_rescued_data"]) == {"new_field": {"a": [1, 2]}, "level": 3}
+
+    reasons = quarantine(spark, settings, names["source"])
+    assert len(reasons) == len(bad)  # the tombstone has no bytes, checked below
+    for raw, reason in bad.items():
+        if reason is None:
+            assert reasons[raw].startswith("oversized_record: ") and "limit 400" in reasons[raw]
+        else:
+            assert reasons[raw] == reason, raw
+    tombstone = bronze(spark, settings, "quarantine").where(f"_source = '{names['source']}' and _raw is null").collect()
+    assert [r["_reason"] for r in tombstone] == ["empty_record"]
+    coordinates = json.loads(tombstone[0]["_coordinates"])
+    assert coordinates["topic"] == names["topic"] and {"partition", "offset"} <= set(coordinates)
+
+    # Idempotent across runs: nothing new, nothing written again; new records land once.
+    again = run(settings, spark, once=True, config_dir=tmp_path / "src")
+    assert sum(again.rows_written.values()) == 0
+    produce(kafka, names["topic"], [metric(i) for i in range(11, 14)])
+    run(settings, spark, once=True, config_dir=tmp_path / "src")
+    assert bronze(spark, settings, names["table"]).count() == 14
+    assert bronze(spark, settings, "quarantine").where(f"_source = '{names['source']}'").count() == len(bad) + 1
+
+    status = {s.source: s for s in source_status(settings, spark)}[names["source"]]
+    assert status.kafka_lag == 0
+    assert status.last_data_at is not None and status.freshness_seconds < 600
+    assert status.latency_p95_ms > 0
+
+
+def test_one_stream_fans_out_to_several_tables_and_unrouted_records_are_quarantined(
+    kafka: str, spark, settings, tmp_path: Path, names: dict[str, str]
+) -> None:
+    create_topic(kafka, names["topic"])
+    fast, slow = f"{names['table']}_fast", f"{names['table']}_slow"
+    targets = (
+        f"  - table: {fast}\n    where: fps >= 30\n"
+        f"  - table: {slow}\n    where: fps < 30\n    columns: [event_id, fps, fps_band]\n"
+    )
+    transform = "transform: SELECT *, CASE WHEN fps >= 30 THEN 'ok' ELSE 'low' END AS fps_band FROM batch"
+    produce(kafka, names["topic"], [metric(1, fps=60), metric(2, fps=12), metric(3, fps=45), metric(4, fps=None)])
+
+    report = run(settings, spark, once=True, config_dir=write_source(tmp_path / "src", names, transform, targets))
+
+    assert report.ok, report.errors
+    assert report.rows_written == {f"bronze.{fast}": 2, f"bronze.{slow}": 1}
+    fast_rows = bronze(spark, settings, fast)
+    assert sorted(r["event_id"] for r in fast_rows.collect()) == ["e1", "e3"]
+    assert {r["fps_band"] for r in fast_rows.collect()} == {"ok"}
+    slow_rows = bronze(spark, settings, slow)
+    assert "bitrate_kbps" not in slow_rows.columns and "_kafka_offset" in slow_rows.columns
+    assert [(r["event_id"], r["fps_band"]) for r in slow_rows.collect()] == [("e2", "low")]
+    assert spark.table(f"bronze.{slow}").count() == 1  # registered in the metastore
+    # fps null matches neither route: quarantined, not lost.
+    assert list(quarantine(spark, settings, names["source"]).values()) == [
+        "unrouted: no target's `where` selected the record"
+    ]
+
+
+def test_invalid_configuration_is_rejected_before_anything_starts(
+    kafka: str, spark, settings, tmp_path: Path, names: dict[str, str]
+) -> None:
+    source_dir = write_source(
+        tmp_path / "src", names, "transform: SELECT *, no_such_column + 1 AS x FROM batch\ntrigger: often"
+    )
+    with pytest.raises(ConfigError) as error:
+        run(settings, spark, once=True, config_dir=source_dir)
+    file = source_dir / f"{names['source']}.yml"
+    assert f"{file}: trigger: expected an interval" in str(error.value)
+
+    source_dir = write_source(tmp_path / "src", names, "transform: SELECT *, no_such_column + 1 AS x FROM batch")
+    with pytest.raises(ConfigError) as error:
+        run(settings, spark, once=True, config_dir=source_dir)
+    assert f"{file}: transform: " in str(error.value) and "no_such_column" in str(error.value)
+    assert not settings.bronze_path(names["table"]).exists()
