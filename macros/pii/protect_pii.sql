@@ -1,7 +1,8 @@
 {#-
     Renders a PII column of a bronze source the way its YAML declares, GitLab data-team style:
     `meta: {pii: {method: hash, as: user_key}}` on the source column. The treatment is declared once,
-    in _<service>__sources.yml; a PII column without a declaration fails the build.
+    in _<service>__sources.yml; a PII column without a declaration fails the build. Methods:
+    `hash` (pseudonymize: a keyed hash, joinable), `mask_ip` (the /24 network), `mask_email` (the domain).
 -#}
 {% macro protect_pii(column, source_name, table_name) -%}
     {%- if not execute -%}
@@ -15,6 +16,10 @@
     {%- endif -%}
     {%- if pii.method == 'hash' -%}
         {{ pseudonymize(column) }} as {{ pii.get('as', column ~ '_key') }}
+    {%- elif pii.method == 'mask_ip' -%}
+        {{ mask_ip(column) }} as {{ pii.get('as', column ~ '_network') }}
+    {%- elif pii.method == 'mask_email' -%}
+        {{ mask_email(column) }} as {{ pii.get('as', column ~ '_domain') }}
     {%- else -%}
         {{ exceptions.raise_compiler_error("unknown PII method '" ~ pii.method ~ "' for " ~ column) }}
     {%- endif -%}

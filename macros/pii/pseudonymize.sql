@@ -5,5 +5,5 @@
     Python twin).
 -#}
 {% macro pseudonymize(column) -%}
-    sha2(concat('${spark.sessionlake.pii.secret}', ':', {{ column }}), 256)
+    sha2(concat('${spark.sessionlake.pii.hashkey}', ':', {{ column }}), 256)
 {%- endmacro %}

@@ -1,4 +1,4 @@
-"""`sessionlake build`: run the dbt project (silver, gold) once or on a schedule."""
+"""`sessionlake build`: run the dbt project (silver, gold) once or on a schedule; maintain its tables."""
 
 from __future__ import annotations
 
@@ -12,17 +12,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--every", metavar="INTERVAL", help="build in a loop, e.g. 5m (never overlapping)")
     parser.add_argument("--select", nargs="+", metavar="SELECTOR", help="dbt node selection")
     parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    maintenance = parser.add_mutually_exclusive_group()
+    maintenance.add_argument("--optimize", metavar="MODEL", help="OPTIMIZE a model's table, Z-ordered by session_id")
+    maintenance.add_argument("--vacuum", metavar="MODEL", help="VACUUM a model's table (see --retain-hours)")
+    maintenance.add_argument("--history", metavar="MODEL", help="list a model's table versions")
+    maintenance.add_argument("--restore", metavar="MODEL", help="roll a model's table back (see --to-version)")
+    maintenance.add_argument("--docs", action="store_true", help="dbt docs generate")
+    parser.add_argument("--retain-hours", type=float, default=168.0, help="VACUUM retention (default 168)")
+    parser.add_argument("--to-version", type=int, help="version for --restore")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from sessionlake.spark import get_session
-    from sessionlake.transform import build
+    from sessionlake.transform import build, maintenance
     from sessionlake.transform.schedule import parse_interval, run_every
 
+    if args.restore and args.to_version is None:
+        raise SystemExit("--restore needs --to-version (see --history)")
     spark = get_session(settings, "sessionlake-build")
-    if args.every:
+    if args.optimize:
+        maintenance.optimize(settings, args.optimize)
+    elif args.vacuum:
+        maintenance.vacuum(settings, args.vacuum, args.retain_hours)
+    elif args.history:
+        maintenance.history(settings, args.history)
+    elif args.restore:
+        maintenance.restore(settings, args.restore, args.to_version)
+    elif args.docs:
+        maintenance.generate_docs(settings)
+    elif args.every:
         run_every(settings, spark, parse_interval(args.every), select=args.select)
-        return 0
-    result = build(settings, spark, select=args.select, full_refresh=args.full_refresh)
-    return 0 if result.success else 1
+    else:
+        return 0 if build(settings, spark, select=args.select, full_refresh=args.full_refresh).success else 1
+    return 0

@@ -1,0 +1,54 @@
+{#-
+    One data key per player, wrapped with the master key. Insert-only: a player gets a key the first time
+    the vault sees them and keeps it (never re-keyed, never rebuilt: full_refresh=false). `sessionlake
+    forget` destroys a key by deleting its row and vacuuming, which makes every ciphertext of that player
+    unreadable, in every table version and copy. Reads the bronze window of pii.pii_players.
+-#}
+{{
+    config(
+        schema='pii',
+        materialized='incremental',
+        incremental_strategy='merge',
+        tblproperties={'delta.enableDeletionVectors': 'false'},
+        unique_key='user_key',
+        merge_update_columns=['user_key'],
+        full_refresh=false,
+    )
+}}
+{%- do assert_pii_master_key_set() -%}
+{%- set players = adapter.get_relation(database=this.database, schema=this.schema, identifier='pii_players') if execute else none %}
+
+with
+
+session_events as (
+    select user_id from {{ source('session_manager', 'session_events') }}
+    where user_id is not null and {{ pii_ingested_since(players) }}
+),
+
+billing_logs as (
+    select user_id from {{ source('billing', 'billing_logs') }}
+    where user_id is not null and {{ pii_ingested_since(players) }}
+),
+
+players_seen as (
+    select distinct {{ pseudonymize('user_id') }} as user_key
+    from (select * from session_events union all select * from billing_logs)
+),
+
+new_players as (
+    select players_seen.user_key
+    from players_seen
+    {%- if is_incremental() %}
+    left anti join {{ this }} as keyed on players_seen.user_key = keyed.user_key
+    {%- endif %}
+),
+
+final as (
+    select
+        user_key,
+        {{ wrap_key(new_data_key('user_key')) }} as wrapped_key,
+        current_timestamp() as created_at
+    from new_players
+)
+
+select * from final

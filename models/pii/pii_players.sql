@@ -1,0 +1,91 @@
+{#-
+    The PII vault: per player (user_key), the raw user id, e-mail and IP address, each encrypted
+    (AES-GCM) with the player's own data key from pii_player_keys. The only table that holds PII, and
+    only as ciphertext. Values are the latest received (by ingestion, then event time); a window without
+    an e-mail or IP (billing rows) keeps the stored one.
+-#}
+{{
+    config(
+        schema='pii',
+        materialized='incremental',
+        incremental_strategy='merge',
+        tblproperties={'delta.enableDeletionVectors': 'false'},
+        unique_key='user_key',
+        full_refresh=false,
+    )
+}}
+{%- do assert_pii_master_key_set() %}
+
+with
+
+session_events as (
+    select user_id, email, ip_address, event_time, _ingested_at
+    from {{ source('session_manager', 'session_events') }}
+    where user_id is not null and {{ pii_ingested_since(this if is_incremental() else none) }}
+),
+
+billing_logs as (
+    select
+        user_id,
+        cast(null as string) as email,
+        cast(null as string) as ip_address,
+        cast(null as timestamp) as event_time,
+        _ingested_at
+    from {{ source('billing', 'billing_logs') }}
+    where user_id is not null and {{ pii_ingested_since(this if is_incremental() else none) }}
+),
+
+received as (
+    select {{ pseudonymize('user_id') }} as user_key, *
+    from (select * from session_events union all select * from billing_logs)
+),
+
+latest as (
+    select
+        user_key,
+        max_by(user_id, struct(_ingested_at, event_time)) as user_id,
+        max_by(email, struct(_ingested_at, event_time)) filter (where email is not null) as email,
+        max_by(ip_address, struct(_ingested_at, event_time)) filter (where ip_address is not null) as ip_address,
+        max(_ingested_at) as _ingested_at
+    from received
+    group by user_key
+),
+
+keyed as (
+    select
+        latest.*,
+        {{ unwrap_key('player_keys.wrapped_key') }} as data_key
+    from latest
+    inner join {{ ref('pii_player_keys') }} as player_keys on latest.user_key = player_keys.user_key
+),
+
+encrypted as (
+    select
+        user_key,
+        {{ encrypt('user_id', 'data_key') }} as user_id_encrypted,
+        {{ encrypt('email', 'data_key') }} as email_encrypted,
+        {{ encrypt('ip_address', 'data_key') }} as ip_address_encrypted,
+        _ingested_at
+    from keyed
+),
+
+final as (
+    select
+        encrypted.user_key,
+        encrypted.user_id_encrypted,
+        {%- if is_incremental() %}
+        coalesce(encrypted.email_encrypted, stored.email_encrypted) as email_encrypted,
+        coalesce(encrypted.ip_address_encrypted, stored.ip_address_encrypted) as ip_address_encrypted,
+        {%- else %}
+        encrypted.email_encrypted,
+        encrypted.ip_address_encrypted,
+        {%- endif %}
+        encrypted._ingested_at,
+        current_timestamp() as updated_at
+    from encrypted
+    {%- if is_incremental() %}
+    left join {{ this }} as stored on encrypted.user_key = stored.user_key
+    {%- endif %}
+)
+
+select * from final

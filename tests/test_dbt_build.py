@@ -1,0 +1,309 @@
+"""The dbt project end to end on Spark + Delta: bronze -> silver -> gold sessions, checked against an
+independent Python computation of the gold rules, then a no-op build and a build after late data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from sessionlake.transform import build
+from sessionlake.transform.bronze import append_bronze, create_bronze_tables
+from sessionlake.transform.pii import pseudonymize
+from sessionlake.transform.project import dbt_project
+
+T0 = dt.datetime(2024, 3, 1, 12, 0, 0)
+MODELS_ONLY = ["resource_type:model"]
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def session_event(event_id, event_type, seconds, session_id, user_id="u1", **fields):
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "event_time": at(seconds),
+        "session_id": session_id,
+        "user_id": user_id,
+        "email": f"{user_id}@example.com" if user_id else None,
+        "ip_address": "10.0.0.1",
+        "game_id": fields.get("game_id", "g1"),
+        "region": fields.get("region", "eu-west"),
+        "client_platform": fields.get("client_platform", "pc"),
+        "end_reason": fields.get("end_reason"),
+    }
+
+
+def metric(event_id, seconds, session_id, fps, bitrate, rtt, loss):
+    return {
+        "event_id": event_id,
+        "event_time": at(seconds),
+        "session_id": session_id,
+        "fps": fps,
+        "bitrate_kbps": bitrate,
+        "rtt_ms": rtt,
+        "packet_loss_pct": loss,
+        "resolution": "1920x1080",
+    }
+
+
+def log_line(event_id, seconds, session_id, level="INFO", crashed=False, device="pixel-8"):
+    return {
+        "event_id": event_id,
+        "log_time": at(seconds),
+        "session_id": session_id,
+        "level": level,
+        "message": "m",
+        "device_model": device,
+        "os_version": "14",
+        "ip_address": "10.0.0.9",
+        "crashed": crashed,
+    }
+
+
+def billing(event_id, session_id, user_id, minutes, tier):
+    return {"event_id": event_id, "session_id": session_id, "user_id": user_id, "billed_minutes": minutes, "tier": tier}
+
+
+# Batch 1 and 2 arrive before the first build. s1: out of order (ended before started), a duplicated
+# heartbeat, region changing, duplicated metric. s2: still active. s3: logs and billing but no session
+# events yet. s4: ended, no logs, no metrics. s5: latest event has a null game_id.
+BATCH_1 = {
+    "session_events": [
+        session_event("se-1-end", "session_ended", 300, "s1", end_reason="user_quit", region="us-east"),
+        session_event("se-1-hb", "heartbeat", 60, "s1"),
+        session_event("se-1-hb", "heartbeat", 60, "s1"),
+        session_event("se-2-start", "session_started", 10, "s2", user_id="u2", client_platform="android"),
+        session_event("se-4-start", "session_started", 0, "s4", user_id="u4"),
+        session_event("se-4-end", "session_ended", 90.5, "s4", user_id="u4", end_reason="idle"),
+        session_event("se-5-start", "session_started", 0, "s5", user_id="u5", game_id="g5"),
+    ],
+    "stream_metrics": [
+        metric("m-1-a", 30, "s1", 60.0, 8000, 20.0, 0.1),
+        metric("m-1-b", 90, "s1", 55.5, 7000, 35.0, 0.5),
+        metric("m-1-b", 90, "s1", 55.5, 7000, 35.0, 0.5),
+        metric("m-2-a", 20, "s2", 30.0, 3000, 80.0, 2.0),
+    ],
+    "client_logs": [
+        log_line("l-3-a", 1000, "s3", "INFO", device="iphone-15"),
+        log_line("l-3-b", 1010, "s3", "FATAL", crashed=True, device="iphone-15"),
+    ],
+    "billing_logs": [billing("b-3-a", "s3", "u3", 12, "free"), billing("b-3-b", "s3", "u3", 3, "premium")],
+}
+BATCH_2 = {
+    "session_events": [
+        session_event("se-1-start", "session_started", 0, "s1"),
+        session_event("se-1-hb", "heartbeat", 60, "s1"),
+        session_event("se-1-hb2", "heartbeat", 120, "s1", region="us-east"),
+        session_event("se-5-hb", "heartbeat", 50, "s5", user_id="u5", game_id=None),
+    ],
+    "stream_metrics": [
+        metric("m-1-c", 150, "s1", 58.0, 7500, 25.0, 0.2),
+        metric("m-1-a", 30, "s1", 60.0, 8000, 20.0, 0.1),
+    ],
+    "client_logs": [],
+    "billing_logs": [billing("b-1-a", "s1", "u1", 5, "premium"), billing("b-3-a", "s3", "u3", 12, "free")],
+}
+# Late data, after two builds: s1's client logs (hours late), one more metric for s2, s3's first session
+# event (its logs came first), and a re-delivered s4 event that must change nothing.
+LATE = {
+    "session_events": [
+        session_event("se-3-start", "session_started", 900, "s3", user_id="u3-session", game_id="g3"),
+        session_event("se-4-end", "session_ended", 90.5, "s4", user_id="u4", end_reason="idle"),
+    ],
+    "stream_metrics": [metric("m-2-b", 40, "s2", 40.0, 3500, 100.0, 4.0)],
+    "client_logs": [
+        log_line("l-1-a", 100, "s1", "WARN", device="old-phone"),
+        log_line("l-1-b", 310, "s1", "ERROR", device="new-phone"),
+        log_line("l-1-b", 310, "s1", "ERROR", device="new-phone"),
+    ],
+    "billing_logs": [],
+}
+TABLES = ("session_events", "stream_metrics", "client_logs", "billing_logs")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def expected_sessions(batches: list[dict], secret: str) -> dict[str, dict]:
+    """The gold rules of DESIGN.md, computed in plain Python over the distinct events."""
+    distinct: dict[str, dict[str, dict]] = {t: {} for t in TABLES}
+    for batch in batches:
+        for table in TABLES:
+            for record in batch[table]:
+                distinct[table].setdefault(record["event_id"], record)
+    by_session: dict[str, dict[str, list]] = defaultdict(lambda: {t: [] for t in TABLES})
+    for table in TABLES:
+        for record in distinct[table].values():
+            by_session[record["session_id"]][table].append(record)
+
+    def latest(events, field):
+        present = [e for e in events if e[field] is not None]
+        return max(present, key=lambda e: (e["event_time"], e["event_id"]))[field] if present else None
+
+    result = {}
+    for session_id, rows in by_session.items():
+        events, metrics, logs, bills = (rows[t] for t in TABLES)
+        started = [e["event_time"] for e in events if e["event_type"] == "session_started"]
+        ended = sorted((e for e in events if e["event_type"] == "session_ended"), key=lambda e: e["event_time"])
+        started_at = min(started) if started else None
+        ended_at = ended[0]["event_time"] if ended else None
+        user_id = latest(events, "user_id") or (max(bills, key=lambda b: b["event_id"])["user_id"] if bills else None)
+        times = [e["event_time"] for e in events + metrics] + [log["log_time"] for log in logs]
+        result[session_id] = {
+            "session_id": session_id,
+            "user_key": pseudonymize(user_id, secret) if user_id else None,
+            "game_id": latest(events, "game_id"),
+            "region": latest(events, "region"),
+            "client_platform": latest(events, "client_platform"),
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "end_reason": ended[0]["end_reason"] if ended else None,
+            "status": "ended" if ended else "active",
+            "duration_seconds": (ended_at - started_at).total_seconds() if started_at and ended_at else None,
+            "metric_samples": len(metrics),
+            "avg_fps": statistics.fmean(m["fps"] for m in metrics) if metrics else None,
+            "min_fps": min(m["fps"] for m in metrics) if metrics else None,
+            "avg_bitrate_kbps": statistics.fmean(m["bitrate_kbps"] for m in metrics) if metrics else None,
+            "max_packet_loss_pct": max(m["packet_loss_pct"] for m in metrics) if metrics else None,
+            "p95_rtt_ms": percentile([m["rtt_ms"] for m in metrics], 0.95) if metrics else None,
+            "log_lines": len(logs),
+            "error_lines": sum(1 for log in logs if log["level"] in ("ERROR", "FATAL")),
+            "crashed": any(log["crashed"] for log in logs) if logs else None,
+            "device_model": max(logs, key=lambda log: (log["log_time"], log["event_id"]))["device_model"]
+            if logs
+            else None,
+            "billed_minutes": sum(b["billed_minutes"] for b in bills) if bills else None,
+            "tier": max(bills, key=lambda b: b["event_id"])["tier"] if bills else None,
+            "first_event_at": min(times) if times else None,
+            "last_event_at": max(times) if times else None,
+        }
+    return result
+
+
+def ingest(spark, batch: dict, ingested_at: dt.datetime, batch_id: int) -> None:
+    for table in TABLES:
+        if batch[table]:
+            append_bronze(spark, table, batch[table], ingested_at=ingested_at, batch_id=batch_id)
+
+
+def gold(spark) -> dict[str, dict]:
+    return {row["session_id"]: row.asDict() for row in spark.table("gold.sessions").collect()}
+
+
+def assert_matches(actual: dict[str, dict], expected: dict[str, dict]) -> None:
+    assert sorted(actual) == sorted(expected)
+    for session_id, want in expected.items():
+        got = actual[session_id]
+        for column, value in want.items():
+            if isinstance(value, float):
+                assert got[column] == pytest.approx(value, rel=1e-9), (session_id, column)
+            else:
+                assert got[column] == value, (session_id, column)
+
+
+@pytest.fixture(scope="module")
+def project(spark, settings):
+    """Bronze loaded with two batches and one full `dbt build` (models, data tests, unit tests)."""
+    create_bronze_tables(spark, settings)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    ingest(spark, BATCH_1, now - dt.timedelta(minutes=2), 1)
+    ingest(spark, BATCH_2, now - dt.timedelta(minutes=1), 2)
+    result = build(settings, spark)
+    return {"first": result}
+
+
+def test_first_build_passes_every_test_and_matches_the_rules(project, spark):
+    first = project["first"]
+    assert first.success, first.failures
+    assert first.rows_merged["gold.sessions"] == 5
+    assert first.rows_merged["silver.stg_session_manager__session_events"] == 9
+    expected = expected_sessions([BATCH_1, BATCH_2], os.environ["SESSIONLAKE_PII_SECRET"])
+    assert_matches(gold(spark), expected)
+
+
+def test_gold_schema_is_the_contract(project, spark):
+    schema = {f.name: f.dataType.simpleString() for f in spark.table("gold.sessions").schema.fields}
+    contract = {
+        "session_id": "string", "user_key": "string", "game_id": "string", "region": "string",
+        "client_platform": "string", "started_at": "timestamp", "ended_at": "timestamp", "end_reason": "string",
+        "status": "string", "duration_seconds": "double", "metric_samples": "bigint", "avg_fps": "double",
+        "min_fps": "double", "avg_bitrate_kbps": "double", "max_packet_loss_pct": "double",
+        "p95_rtt_ms": "double", "log_lines": "bigint", "error_lines": "bigint", "crashed": "boolean",
+        "device_model": "string", "billed_minutes": "bigint", "tier": "string", "first_event_at": "timestamp",
+        "last_event_at": "timestamp", "updated_at": "timestamp",
+    }  # fmt: skip
+    assert schema == contract
+    properties = {r["key"]: r["value"] for r in spark.sql("show tblproperties gold.sessions").collect()}
+    assert properties.get("delta.enableChangeDataFeed") == "true"
+
+
+def test_no_raw_pii_in_silver_or_gold(project, spark, settings):
+    secret = os.environ["SESSIONLAKE_PII_SECRET"]
+    raw_values = {"u1", "u2", "u3", "u1@example.com", "10.0.0.1", "10.0.0.9"}
+    for schema in ("silver", "gold"):
+        for table in spark.catalog.listTables(schema):
+            frame = spark.table(f"{schema}.{table.name}")
+            assert not {"user_id", "email", "ip_address"} & set(frame.columns), table.name
+            values = {str(v) for row in frame.collect() for v in row}
+            assert not raw_values & values, table.name
+    events = spark.table("silver.stg_session_manager__session_events")
+    keys = {r["email_key"] for r in events.where("session_id = 's2'").collect()}
+    assert keys == {pseudonymize("u2@example.com", secret)}
+    # The secret reaches SQL only as ${spark.sessionlake.pii.hashkey}: never in compiled SQL or dbt logs.
+    project_paths = dbt_project(settings)
+    for folder in (project_paths.target_path, project_paths.log_path):
+        for path in Path(folder).rglob("*"):
+            if path.is_file():
+                assert secret not in path.read_text(errors="ignore"), path
+
+
+def test_a_second_build_with_no_new_data_changes_nothing(project, spark, settings):
+    before = gold(spark)
+    version = spark.sql("describe history gold.sessions limit 1").collect()[0]["version"]
+    result = build(settings, spark, select=MODELS_ONLY)
+    assert result.success, result.failures
+    assert set(result.rows_merged.values()) == {0}
+    assert gold(spark) == before
+    changes = spark.sql(f"select * from table_changes('gold.sessions', {version + 1})").count()
+    assert changes == 0
+
+
+def test_late_data_updates_exactly_the_touched_sessions(project, spark, settings):
+    before = gold(spark)
+    version = spark.sql("describe history gold.sessions limit 1").collect()[0]["version"]
+    ingest(spark, LATE, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), 3)
+    result = build(settings, spark, select=MODELS_ONLY)
+    assert result.success, result.failures
+    after = gold(spark)
+    expected = expected_sessions([BATCH_1, BATCH_2, LATE], os.environ["SESSIONLAKE_PII_SECRET"])
+    assert_matches(after, expected)
+    changed = {s for s in after if after[s]["updated_at"] != before[s]["updated_at"]}
+    assert changed == {"s1", "s2", "s3"}
+    assert all(after[s] == before[s] for s in ("s4", "s5"))
+    feed = spark.sql(f"select session_id, _change_type from table_changes('gold.sessions', {version + 1})")
+    assert {r["session_id"] for r in feed.where("_change_type = 'update_postimage'").collect()} == changed
+    assert result.rows_merged["gold.sessions"] == 3
+    assert result.rows_merged["silver.stg_client__client_logs"] == 2
+
+
+def test_build_refuses_to_run_without_the_pii_secret(project, spark, settings):
+    secret = spark.conf.get("spark.sessionlake.pii.hashkey")
+    spark.conf.unset("spark.sessionlake.pii.hashkey")
+    try:
+        result = build(settings, spark, select=MODELS_ONLY)
+    finally:
+        spark.conf.set("spark.sessionlake.pii.hashkey", secret)
+    assert not result.success
+    assert any("spark.sessionlake.pii.hashkey is not set" in f for f in result.failures)

@@ -1,0 +1,26 @@
+"""`sqlfluff lint` of the dbt models and macros (dbt templater, sparksql dialect), as part of the tests.
+
+Runs in-process, so the dbt templater's `method: session` connection is the test session's SparkSession.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlfluff.core import FluffConfig, Linter
+
+from sessionlake.settings import REPO_ROOT
+
+
+def test_models_and_macros_are_sqlfluff_clean(spark, settings, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DBT_TARGET_PATH", str(settings.home / "dbt" / "lint-target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(settings.home / "dbt" / "lint-logs"))
+    monkeypatch.chdir(REPO_ROOT)
+    linter = Linter(config=FluffConfig.from_root())
+    result = linter.lint_paths(("models", "macros"))
+    assert len(result.files) >= 9  # every model file was found and templated
+    problems = [
+        f"{file.path}:{v.line_no}:{v.line_pos} {v.rule_code()} {v.desc()}"
+        for file in result.files
+        for v in file.violations
+    ]
+    assert problems == []

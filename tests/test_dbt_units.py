@@ -1,0 +1,71 @@
+"""Pure functions and the build lock of sessionlake.transform (no Spark)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from sessionlake.transform import BuildLocked, build_lock
+from sessionlake.transform.pii import pseudonymize
+from sessionlake.transform.schedule import parse_interval, run_every
+
+
+def test_pseudonymize_is_a_keyed_sha256():
+    assert pseudonymize("u1", "k") == hashlib.sha256(b"k:u1").hexdigest()
+    assert pseudonymize("u1", "k") != pseudonymize("u1", "other")
+    assert pseudonymize("u1", "k") != pseudonymize("u2", "k")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("5m", 300), ("30s", 30), ("1h", 3600), ("90", 90), ("1.5m", 90)])
+def test_parse_interval(text, seconds):
+    assert parse_interval(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5x", "-1m", "0s", "m"])
+def test_parse_interval_rejects_nonsense(text):
+    with pytest.raises(ValueError):
+        parse_interval(text)
+
+
+def test_the_lock_excludes_a_second_holder_in_the_same_process(tmp_path):
+    path = tmp_path / "build.lock"
+    with build_lock(path), pytest.raises(BuildLocked), build_lock(path):
+        pass
+    with build_lock(path):  # released on exit
+        pass
+
+
+def test_the_lock_excludes_another_process_and_dies_with_it(tmp_path):
+    path = tmp_path / "build.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from sessionlake.transform import build_lock\n"
+            f"with build_lock(Path({str(path)!r})):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(BuildLocked), build_lock(path):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with build_lock(path):  # the kernel released the dead holder's lock
+        pass
+
+
+def test_the_schedule_skips_ticks_while_another_build_holds_the_lock(tmp_path):
+    from sessionlake.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    with build_lock(settings.home / "dbt" / "build.lock"):
+        results = run_every(settings, spark=None, interval_seconds=0.05, max_runs=3, stop=threading.Event())
+    assert results == []
