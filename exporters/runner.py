@@ -18,9 +18,18 @@ from typing import TypeVar
 from pyspark.sql import DataFrame, SparkSession
 
 from exporters import dead_letters
-from exporters.cdf import Change, TableState, is_cdf_unavailable, iter_changes, latest_changes, snapshot, table_state
-from exporters.config import ExportConfig
-from exporters.cursor import Cursor, CursorStore
+from exporters.cdf import (
+    Change,
+    RawPiiError,
+    TableState,
+    is_cdf_unavailable,
+    iter_changes,
+    latest_changes,
+    snapshot,
+    table_state,
+)
+from exporters.config import ConfigError, ExportConfig
+from exporters.cursor import Cursor, CursorError, CursorStore
 from exporters.dead_letters import DeadLetter
 from exporters.search import BulkTally, Rejection, SearchIndex
 from sessionlake.settings import Settings
@@ -217,7 +226,7 @@ def export(
         started = time.monotonic()
         try:
             total += exporter.run_once()
-        except (TableReplacedError, ValueError):
+        except (TableReplacedError, CursorError, RawPiiError, ConfigError):
             raise
         except Exception:
             log.exception("export failed; retrying in %.0fs from the last cursor", every)

@@ -1,0 +1,152 @@
+"""Pure parts of the search exporter: outcome classification, bulk actions, mapping, cursor, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+from pyspark.sql import types as T
+
+from exporters.cdf import Change, RawPiiError, check_no_raw_pii, is_cdf_unavailable
+from exporters.config import ConfigError, ExportConfig, SearchConfig
+from exporters.cursor import Cursor, CursorError, CursorStore
+from exporters.runner import ExportReport
+from exporters.search import Outcome, classify, mapping_properties, to_action
+from sessionlake.commands.export import interval
+from sessionlake.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("op", "status", "outcome"),
+    [
+        ("index", 201, Outcome.APPLIED),
+        ("index", 200, Outcome.APPLIED),
+        ("delete", 200, Outcome.APPLIED),
+        ("index", 409, Outcome.ALREADY_APPLIED),
+        ("delete", 409, Outcome.ALREADY_APPLIED),
+        ("delete", 404, Outcome.ALREADY_APPLIED),
+        ("index", 404, Outcome.FATAL),  # index missing: not the document's fault
+        ("index", 429, Outcome.RETRY),
+        ("index", 503, Outcome.RETRY),
+        ("index", 500, Outcome.RETRY),
+        ("index", 400, Outcome.REJECTED),
+        ("index", 403, Outcome.FATAL),
+        ("index", 401, Outcome.FATAL),
+    ],
+)
+def test_classify(op: str, status: int, outcome: Outcome) -> None:
+    assert classify(op, status) is outcome
+
+
+def test_actions_carry_the_commit_version_as_external_version() -> None:
+    upsert = to_action(Change("s1", "update_postimage", 7, {"session_id": "s1", "status": "ended"}), "sessions")
+    assert upsert == {
+        "_op_type": "index",
+        "_index": "sessions",
+        "_id": "s1",
+        "version": 7,
+        "version_type": "external",
+        "_source": {"session_id": "s1", "status": "ended"},
+    }
+    delete = to_action(Change("s2", "delete", 9, None), "sessions")
+    assert delete == {"_op_type": "delete", "_index": "sessions", "_id": "s2", "version": 9, "version_type": "external"}
+
+
+def test_mapping_uses_contract_types_then_the_tables_own() -> None:
+    schema = T.StructType(
+        [
+            T.StructField("session_id", T.StringType()),
+            T.StructField("avg_fps", T.StringType()),  # drifted column keeps the contract's type
+            T.StructField("new_counter", T.IntegerType()),
+            T.StructField("new_time", T.TimestampType()),
+            T.StructField("new_ratio", T.DecimalType(10, 2)),
+            T.StructField("tags", T.ArrayType(T.StringType())),
+        ]
+    )
+    props = mapping_properties(schema)
+    assert props["session_id"] == {"type": "keyword"}
+    assert props["avg_fps"] == {"type": "double"}
+    assert props["started_at"] == {"type": "date"}
+    assert props["metric_samples"] == {"type": "long"}
+    assert props["crashed"] == {"type": "boolean"}
+    assert props["new_counter"] == {"type": "long"}
+    assert props["new_time"] == {"type": "date"}
+    assert props["new_ratio"] == {"type": "double"}
+    assert "tags" not in props
+
+
+def test_raw_pii_columns_are_refused() -> None:
+    check_no_raw_pii("gold.sessions", T.StructType([T.StructField("user_key", T.StringType())]))
+    with pytest.raises(RawPiiError, match=r"\['email', 'user_id'\]"):
+        check_no_raw_pii(
+            "gold.sessions",
+            T.StructType([T.StructField("Email", T.StringType()), T.StructField("user_id", T.StringType())]),
+        )
+
+
+def test_cdf_unavailable_errors_are_recognised() -> None:
+    assert is_cdf_unavailable(RuntimeError("[DELTA_MISSING_CHANGE_DATA] Error getting change data for range"))
+    assert is_cdf_unavailable(RuntimeError("SparkException: [FAILED_READ_FILE.FILE_NOT_EXIST] Encountered error"))
+    assert not is_cdf_unavailable(RuntimeError("[TABLE_OR_VIEW_NOT_FOUND] gold.sessions"))
+
+
+def test_cursor_round_trip_and_atomic_replace(tmp_path: Path) -> None:
+    store = CursorStore(tmp_path / "export", "gold.sessions", "sessions")
+    assert store.load() is None
+    store.save(Cursor("gold.sessions", "id-1", "sessions", 3))
+    store.save(Cursor("gold.sessions", "id-1", "sessions", 5))
+    assert store.load() == Cursor("gold.sessions", "id-1", "sessions", 5)
+    assert [p.name for p in store.path.parent.iterdir()] == [store.path.name]  # no temp files left
+    store.clear()
+    assert store.load() is None
+
+
+def test_cursor_errors_name_the_file(tmp_path: Path) -> None:
+    store = CursorStore(tmp_path, "gold.sessions", "sessions")
+    store.path.write_text("{not json")
+    with pytest.raises(CursorError, match="unreadable"):
+        store.load()
+    store.path.write_text(json.dumps({"table": "gold.other", "table_id": "x", "index": "sessions", "version": 1}))
+    with pytest.raises(CursorError, match="gold.other"):
+        store.load()
+
+
+def test_config_from_env_and_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    monkeypatch.setenv("SESSIONLAKE_SEARCH_ENGINE", "opensearch")
+    monkeypatch.setenv("SESSIONLAKE_SEARCH_USERNAME", "exporter")
+    monkeypatch.setenv("SESSIONLAKE_SEARCH_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("SESSIONLAKE_EXPORT_TABLE", "gold.other")
+    monkeypatch.setenv("SESSIONLAKE_EXPORT_MAX_VERSIONS", "7")
+    config = ExportConfig.from_env(settings)
+    assert (config.search.engine, config.table, config.max_versions_per_batch) == ("opensearch", "gold.other", 7)
+    assert config.cursor_dir == tmp_path / "checkpoints" / "export"
+    assert "hunter2-secret" not in repr(config)
+    monkeypatch.setenv("SESSIONLAKE_EXPORT_MAX_VERSIONS", "zero")
+    with pytest.raises(ConfigError, match="SESSIONLAKE_EXPORT_MAX_VERSIONS"):
+        ExportConfig.from_env(settings)
+    with pytest.raises(ConfigError, match="solr"):
+        SearchConfig(url="http://x", engine="solr")
+    with pytest.raises(ConfigError, match="API_KEY"):
+        SearchConfig(url="http://x", engine="opensearch", api_key="k")
+    with pytest.raises(ConfigError, match="PASSWORD"):
+        SearchConfig(url="http://x", username="u")
+
+
+def test_reports_add_up() -> None:
+    total = ExportReport(versions_read=2, upserted=3, last_version=4) + ExportReport(deleted=1, last_version=6)
+    assert (total.versions_read, total.upserted, total.deleted, total.last_version) == (2, 3, 1, 6)
+    assert (ExportReport(last_version=4) + ExportReport()).last_version == 4
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h", 3600), ("45", 45), ("0.5s", 0.5)])
+def test_interval(text: str, seconds: float) -> None:
+    assert interval(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0s", "soon", "-5s", "5d"])
+def test_interval_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=text):
+        interval(text)
