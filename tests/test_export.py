@@ -265,7 +265,7 @@ def test_killed_exporter_resumes_without_loss_or_duplicates(spark, settings, nam
     spark.sql(f"INSERT INTO {table} VALUES {_row('s0')}")
     export(settings, spark, config=config)
     start = _version(spark, table)
-    for i in range(1, 6):
+    for _ in range(5):
         spark.sql(f"UPDATE {table} SET log_lines = log_lines + 1 WHERE session_id = 's0'")
     spark.sql(f"INSERT INTO {table} VALUES {_row('s1')}")
     latest = _version(spark, table)
