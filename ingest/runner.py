@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +100,9 @@ def run(
     Raises ingest.config.ConfigError before anything starts if a source is misconfigured.
     """
     stop = stop or threading.Event()
-    prepared = prepare(spark, settings, load_sources(config_dir, sources))
-    queues = {p.name: p.config.s3_sqs.queue for p in prepared if p.config.s3_sqs}
-    listener = IngestListener({p.name: p.config.kind for p in prepared}, _sqs_backlog(settings, queues))
+    prepared = {p.name: p for p in prepare(spark, settings, load_sources(config_dir, sources))}
+    queues = {p.name: p.config.s3_sqs.queue for p in prepared.values() if p.config.s3_sqs}
+    listener = IngestListener({p.name: p.config.kind for p in prepared.values()}, _sqs_backlog(settings, queues))
     sink = MetricsSink(spark, settings)
     report = IngestReport()
 
@@ -109,42 +110,70 @@ def run(
         listener.record(result)
         report.add(result)
 
+    def start(name: str) -> StreamingQuery:
+        p = prepared[name]
+        writer = BronzeWriter(
+            source=p.name,
+            rules=p.rules,
+            sql=p.config.transform,
+            routes=p.routes,
+            quarantine_path=settings.bronze_path(QUARANTINE),
+            checkpoint=p.checkpoint,
+            event_time=p.config.event_time,
+            on_batch=on_batch,
+        )
+        query = start_query(spark, settings, p, writer, once, trigger or p.config.trigger)
+        log.info("ingest %s started (%s, checkpoint %s)", p.name, p.config.kind, p.checkpoint)
+        return query
+
     spark.streams.addListener(listener)
-    queries: list[StreamingQuery] = []
+    queries: dict[str, StreamingQuery] = {}
     try:
-        for p in prepared:
-            writer = BronzeWriter(
-                source=p.name,
-                rules=p.rules,
-                sql=p.config.transform,
-                routes=p.routes,
-                quarantine_path=settings.bronze_path(QUARANTINE),
-                checkpoint=p.checkpoint,
-                event_time=p.config.event_time,
-                on_batch=on_batch,
-            )
-            queries.append(start_query(spark, settings, p, writer, once, trigger or p.config.trigger))
-            log.info("ingest %s started (%s, checkpoint %s)", p.name, p.config.kind, p.checkpoint)
-        _supervise(queries, stop, sink, listener)
+        for name in prepared:
+            queries[name] = start(name)
+        kinds = {name: p.config.kind for name, p in prepared.items()}
+        _supervise(queries, start if once else None, kinds, stop, sink, listener)
     finally:
-        for query in queries:
+        for query in queries.values():
             if query.isActive:
                 stop_gracefully(query)
-        for query in queries:
+        for query in queries.values():
             _collect(query, listener, report)
         sink.flush(listener)
         spark.streams.removeListener(listener)
     return report
 
 
-def _supervise(queries: list[StreamingQuery], stop: threading.Event, sink: MetricsSink, listener) -> None:  # noqa: ANN001
-    """Wait for the queries to end (availableNow) or for `stop`; a failed query stops the others."""
+def _read_rows(query: StreamingQuery) -> bool:
+    return query.exception() is None and any(p["numInputRows"] for p in query.recentProgress)
+
+
+def _supervise(
+    queries: dict[str, StreamingQuery],
+    restart: Callable[[str], StreamingQuery] | None,
+    kinds: dict[str, str],
+    stop: threading.Event,
+    sink: MetricsSink,
+    listener: IngestListener,
+) -> None:
+    """Wait for the queries to end (availableNow) or for `stop`; a failed query stops the others.
+
+    An availableNow run of the s3-sqs source covers one trigger's worth of notifications: the Python
+    Data Source API has no Trigger.AvailableNow support, so Spark asks the source for its latest
+    offset once. With `restart` (the `--once` mode) such a run is started again until one reads nothing.
+    """
     last_flush = time.monotonic()
-    while any(q.isActive for q in queries):
+    while True:
+        if any(not q.isActive and q.exception() for q in queries.values()):
+            return
+        for name, query in list(queries.items()):
+            if restart and kinds[name] == "s3-sqs" and not query.isActive and _read_rows(query):
+                listener.wait_for(name, query.lastProgress["batchId"])
+                queries[name] = restart(name)
+        if not any(q.isActive for q in queries.values()):
+            return
         if stop.wait(1.0):
             log.info("stop requested: finishing the batches in flight")
-            return
-        if any(not q.isActive and q.exception() for q in queries):
             return
         if time.monotonic() - last_flush > METRICS_FLUSH_SECONDS:
             sink.flush(listener)

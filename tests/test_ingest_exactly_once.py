@@ -1,0 +1,125 @@
+"""Exactly once: a replayed batch lands once per table; `sessionlake ingest` killed with -9 and restarted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+from ingest.prepare import envelope_schema
+from ingest.routing import Route
+from ingest.runner import run
+from ingest.schema import RecordRules
+from ingest.tables import INGEST_COLUMNS, QUARANTINE_SCHEMA, ensure_table
+from ingest.writers.bronze import BronzeWriter
+from tests.test_ingest_kafka import create_topic, metric, produce, write_source
+
+pytestmark = pytest.mark.stack
+
+
+def test_a_replayed_batch_is_written_once_to_every_table(spark, settings, tmp_path: Path) -> None:
+    """The crash case between two commits of one batch: the target committed, quarantine not."""
+    suffix = uuid.uuid4().hex[:8]
+    rules = RecordRules(StructType([StructField("event_id", StringType())]), required=("event_id",))
+    target, quarantine = tmp_path / f"t_{suffix}", tmp_path / "quarantine"
+    columns = ("event_id", "_rescued_data", "_raw", "_file_path", "_file_size")
+    schema = StructType([*(StructField(c, StringType()) for c in columns[:4]), StructField("_file_size", LongType())])
+    ensure_table(spark, f"bronze.t_{suffix}", target, StructType([*schema.fields, *INGEST_COLUMNS.fields]))
+    ensure_table(spark, f"bronze.q_{suffix}", quarantine, QUARANTINE_SCHEMA)
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "metadata").write_text(json.dumps({"id": str(uuid.uuid4())}))
+    results = []
+
+    def writer(quarantine_path: Path) -> BronzeWriter:
+        return BronzeWriter(
+            source=f"s_{suffix}",
+            rules=rules,
+            sql=None,
+            routes=[Route(f"t_{suffix}", target, None, columns)],
+            quarantine_path=quarantine_path,
+            checkpoint=checkpoint,
+            event_time=None,
+            on_batch=results.append,
+        )
+
+    lines = ['{"event_id": "a"}', '{"event_id": "b"}', '{"nope": 1}']
+    batch = spark.createDataFrame(
+        [(line, line.encode(), '{"file": "f"}', "f", 10, None, None) for line in lines], envelope_schema("s3-sqs")
+    )
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    with pytest.raises(Exception):  # noqa: B017 - whatever the storage raises: the batch fails mid-way
+        writer(blocked)(batch, 7)
+    read = spark.read.format("delta")
+    assert read.load(str(target)).count() == 2  # the target committed batch 7 before the failure
+
+    writer(quarantine)(batch, 7)  # the restarted stream re-runs batch 7
+    writer(quarantine)(batch, 7)  # and once more
+
+    assert read.load(str(target)).count() == 2  # skipped, not duplicated
+    assert read.load(str(quarantine)).where("_batch_id = 7").count() == 1  # written by the replay, once
+    writer(quarantine)(batch, 8)
+    assert sorted(r["event_id"] for r in read.load(str(target)).collect()) == ["a", "a", "b", "b"]
+    assert results[0].rows_written == {f"bronze.t_{suffix}": 2} and results[0].quarantined == 1
+
+
+def _ingest_process(settings, config_dir: Path, log: Path) -> subprocess.Popen:  # noqa: ANN001
+    env = {
+        **os.environ,
+        "SESSIONLAKE_HOME": str(settings.home),
+        "SESSIONLAKE_KAFKA_PORT": str(settings.ports.kafka),
+        "SESSIONLAKE_KAFKA_CONTROLLER_PORT": str(settings.ports.kafka_controller),
+        "SESSIONLAKE_MOTO_PORT": str(settings.ports.moto),
+        "SESSIONLAKE_DERBY_PORT": str(settings.ports.derby),
+        "SESSIONLAKE_DRIVER_MEMORY": "1g",
+    }
+    argv = [sys.executable, "-m", "sessionlake.cli", "ingest", "--config-dir", str(config_dir), "--trigger", "1 second"]
+    return subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _commits(table: Path) -> int:
+    return len(list((table / "_delta_log").glob("*.json"))) if table.exists() else 0
+
+
+def test_kill_minus_9_mid_stream_then_restart_loses_and_duplicates_nothing(
+    kafka: str, spark, settings, tmp_path: Path
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    names = {"topic": f"it-kill-{suffix}", "source": f"kill_{suffix}", "table": f"kill_{suffix}"}
+    create_topic(kafka, names["topic"])
+    good = [metric(i) for i in range(60)]
+    bad = [f"bad {i}" for i in range(20)]
+    produce(kafka, names["topic"], [r for pair in zip(good[:20], bad, strict=True) for r in pair] + good[20:])
+    config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about a dozen batches
+    table = settings.bronze_path(names["table"])
+
+    process = _ingest_process(settings, config_dir, tmp_path / "ingest.log")
+    try:
+        deadline = time.monotonic() + 600
+        while _commits(table) < 3 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert process.poll() is None, (tmp_path / "ingest.log").read_text()[-3000:]
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the driver and its JVM, with no chance to clean up
+        process.wait(60)
+    landed = spark.read.format("delta").load(str(table)).count()
+    assert 0 < landed < len(good)  # killed mid-stream
+
+    report = run(settings, spark, once=True, config_dir=config_dir)
+
+    assert report.ok, report.errors
+    rows = spark.read.format("delta").load(str(table))
+    assert rows.count() == len(good) and rows.select("event_id").distinct().count() == len(good)
+    offsets = rows.select("_kafka_partition", "_kafka_offset").distinct().count()
+    assert offsets == len(good)
+    quarantined = spark.read.format("delta").load(str(settings.bronze_path("quarantine")))
+    assert quarantined.where(f"_source = '{names['source']}'").count() == len(bad)
