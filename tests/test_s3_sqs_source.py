@@ -1,0 +1,267 @@
+"""The s3-sqs source end to end: real Spark, a real moto server (S3 -> SQS notifications over HTTP)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import boto3
+import pytest
+from pyspark.errors import PySparkException
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQueryException
+from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+
+from ingest.readers import s3_sqs
+
+SCHEMA = StructType([StructField("id", StringType()), StructField("n", IntegerType())])
+SCHEMA_WITH_FILES = s3_sqs.with_file_columns(SCHEMA)
+AWKWARD_KEYS = ["a dir/with space.json", "plus+sign.json", "100%.json", "t=12:30/x.json.gz", "ünï/çødé 日本.json"]
+
+
+@dataclass
+class Feed:
+    """A bucket that notifies a queue, plus a quiet bucket (no notifications) for hand-made messages."""
+
+    endpoint: str
+    bucket: str
+    quiet_bucket: str
+    queue_url: str
+
+    @cached_property
+    def s3(self):
+        return boto3.client("s3", endpoint_url=self.endpoint)
+
+    @cached_property
+    def sqs(self):
+        return boto3.client("sqs", endpoint_url=self.endpoint)
+
+    def put(self, key: str, rows: list[dict], bucket: str | None = None) -> str:
+        body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        self.s3.put_object(
+            Bucket=bucket or self.bucket, Key=key, Body=gzip.compress(body) if key.endswith(".gz") else body
+        )
+        return f"s3a://{bucket or self.bucket}/{key}"
+
+    def send(self, body: dict | str) -> None:
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body if isinstance(body, str) else json.dumps(body))
+
+    def queue_bodies(self, wait: float) -> list[str]:
+        """Every message on the queue once its in-flight ones become visible again (deleted afterwards)."""
+        time.sleep(wait)
+        bodies = []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages"):
+            bodies += [m["Body"] for m in messages]
+            for m in messages:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return bodies
+
+
+def make_feed(endpoint: str, visibility_timeout: int = 2) -> Feed:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=name)
+    s3.create_bucket(Bucket=f"{name}-quiet")
+    queue_url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(visibility_timeout)})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    feed = Feed(endpoint, name, f"{name}-quiet", queue_url)
+    assert any("s3:TestEvent" in b for b in feed.queue_bodies(0))  # S3 announces the configuration
+    return feed
+
+
+def rows_of(ids: list[str]) -> list[dict]:
+    return [{"id": i, "n": n} for n, i in enumerate(ids)]
+
+
+def s3_record(bucket: str, key: str, event: str = "ObjectCreated:Put") -> dict:
+    from urllib.parse import quote_plus
+
+    return {
+        "eventTime": "2024-05-01T10:00:00.000Z",
+        "eventName": event,
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"), "size": 1, "eTag": key}},
+    }
+
+
+class Run:
+    """Runs the source with Trigger.AvailableNow into a list, on a checkpoint that outlives the run."""
+
+    def __init__(self, spark: SparkSession, feed: Feed, tmp_path: Path, **options: str) -> None:
+        self.spark, self.feed, self.tmp_path = spark, feed, tmp_path
+        self.options = {"fileFormat": "json", "waitTimeSeconds": "0", "sqsFetchInterval": "0s", **options}
+        self.rows: list[dict] = []
+        s3_sqs.register(spark)
+
+    def reader(self, schema: StructType | None = None):
+        reader = (
+            self.spark.readStream.format("s3-sqs")
+            .option("queueUrl", self.feed.queue_url)
+            .option("endpoint", self.feed.endpoint)
+            .option("metadataPath", str(self.tmp_path / "checkpoint" / "s3-sqs"))
+            .options(**self.options)
+        )
+        return reader.schema(schema) if schema else reader
+
+    def once(self, schema: StructType | None = SCHEMA_WITH_FILES, **trigger: object) -> list[dict]:
+        """One query run until it stops (AvailableNow by default); returns the rows it wrote."""
+        added: list[dict] = []
+        query = (
+            self.reader(schema)
+            .load()
+            .writeStream.foreachBatch(lambda df, _: added.extend(r.asDict() for r in df.collect()))
+            .option("checkpointLocation", str(self.tmp_path / "checkpoint"))
+            .trigger(**(trigger or {"availableNow": True}))
+            .start()
+        )
+        query.awaitTermination()
+        self.rows += added
+        return added
+
+
+def test_every_message_shape_once_foreign_left_for_the_dead_letter_queue(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto)
+    expected: dict[str, list[dict]] = {}
+    for key in AWKWARD_KEYS:  # real S3 -> SQS notifications, keys URL-encoded by S3
+        expected[feed.put(key, rows_of([f"{key}#{i}" for i in range(3)]))] = []
+    sns_uri = feed.put("sns/one.json", rows_of(["sns"]), bucket=feed.quiet_bucket)
+    sns_body = {
+        "Type": "Notification",
+        "Message": json.dumps({"Records": [s3_record(feed.quiet_bucket, "sns/one.json")]}),
+    }
+    feed.send(sns_body)
+    feed.send(sns_body)  # a duplicate notification of the same object version
+    eb_uri = feed.put("eb/two words.json", rows_of(["eb"]), bucket=feed.quiet_bucket)
+    feed.send(
+        {
+            "version": "0",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "time": "2024-05-01T10:00:00Z",
+            "detail": {"bucket": {"name": feed.quiet_bucket}, "object": {"key": "eb/two words.json", "size": 1}},
+        }
+    )
+    many = [feed.put(f"many/{i}.json", rows_of([f"many{i}"]), bucket=feed.quiet_bucket) for i in range(2)]
+    feed.send({"Records": [s3_record(feed.quiet_bucket, f"many/{i}.json") for i in range(2)]})
+    feed.send({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": feed.bucket})
+    feed.send({"Records": [s3_record(feed.bucket, "deleted.json", event="ObjectRemoved:Delete")]})
+    feed.send("this is not a notification")
+
+    run = Run(spark, feed, tmp_path)
+    rows = run.once()
+    by_file: dict[str, list[str]] = {}
+    for row in rows:
+        by_file.setdefault(row["_file_path"], []).append(row["id"])
+    assert sorted(by_file) == sorted([*expected, sns_uri, eb_uri, *many])
+    for key in AWKWARD_KEYS:
+        assert sorted(by_file[f"s3a://{feed.bucket}/{key}"]) == [f"{key}#{i}" for i in range(3)]
+    assert all(r["_file_size"] > 0 and r["_file_event_time"] and r["_file_modification_time"] for r in rows)
+
+    # The last batch's messages are deleted once redelivered and recognised as logged (Spark commits a
+    # source's batch when it plans the next one); the foreign message stays for the redrive policy.
+    time.sleep(2.5)
+    assert run.once() == []
+    assert feed.queue_bodies(2.5) == ["this is not a notification"]
+    metrics = s3_sqs.read_metrics(str(tmp_path / "checkpoint" / "s3-sqs"))
+    assert metrics["last_batch"]["files"] == len(by_file) and metrics["foreign_messages"] >= 1
+    assert metrics["duplicate_notifications"] >= 1
+
+
+def test_text_format_default_schema_and_path_filters(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto)
+    wanted = feed.put("logs/a.json.gz", [{"line": 1}, {"line": 2}])
+    feed.put("logs/skip.csv", [{"line": 3}])
+    feed.put("other/b.json", [{"line": 4}])
+    rows = Run(spark, feed, tmp_path, fileFormat="text", prefix="logs/", pathGlobFilter="*.json*").once(schema=None)
+    assert [(r["value"], r["_file_path"]) for r in rows] == [('{"line": 1}', wanted), ('{"line": 2}', wanted)]
+
+
+def test_unknown_or_invalid_options_fail_at_start(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto)
+    with pytest.raises(PySparkException, match="unknown option.*maxfilespertriger"):
+        Run(spark, feed, tmp_path, maxFilesPerTriger="5").once()
+    with pytest.raises(PySparkException, match="option waitTimeSeconds='30': must be between 0 and 20"):
+        Run(spark, feed, tmp_path, waitTimeSeconds="30").once()
+    with pytest.raises(PySparkException, match="fileFormat=json needs a schema"):
+        Run(spark, feed, tmp_path).once(schema=None)
+
+
+def test_missing_object_fails_naming_it_unless_ignore_missing_files(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto)
+    kept = feed.put("kept.json", rows_of(["kept"]))
+    gone = feed.put("gone.json", rows_of(["gone"]))
+    feed.s3.delete_object(Bucket=feed.bucket, Key="gone.json")
+    run = Run(spark, feed, tmp_path, fileFormat="json")
+    with pytest.raises(StreamingQueryException, match=f"{gone} was deleted before it was read"):
+        run.once()
+    spark.conf.set("spark.sql.files.ignoreMissingFiles", "true")
+    try:
+        rows = run.once()  # the same batch, replayed from the checkpoint
+    finally:
+        spark.conf.unset("spark.sql.files.ignoreMissingFiles")
+    assert [(r["id"], r["_file_path"]) for r in rows] == [("kept", kept)]
+
+
+def test_redelivery_after_the_visibility_timeout_does_not_duplicate(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto, visibility_timeout=1)
+    uris = [feed.put(f"slow/{i}.json", rows_of([f"r{i}"])) for i in range(3)]
+    run = Run(spark, feed, tmp_path, fileFormat="json")
+    rows: list[dict] = []
+
+    def slow_sink(df, batch_id: int) -> None:
+        rows.extend(r.asDict() for r in df.collect())
+        if batch_id == 0:
+            time.sleep(3)  # the messages of batch 0 become visible again meanwhile
+
+    query = (
+        run.reader(SCHEMA_WITH_FILES)
+        .load()
+        .writeStream.foreachBatch(slow_sink)
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .trigger(processingTime="500 milliseconds")
+        .start()
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(rows) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(4)  # redelivered messages are polled, recognised as logged and deleted
+        uris.append(feed.put("slow/late.json", rows_of(["late"])))  # a next batch, which commits batch 0
+        while len(rows) < 4 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        query.stop()
+    assert sorted(r["_file_path"] for r in rows) == sorted(uris)
+    # Only the last batch's message may remain (its source commit comes with the next batch).
+    assert all("late.json" in body for body in feed.queue_bodies(1.5))
+
+
+def test_a_thousand_small_files(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto, visibility_timeout=60)
+
+    def put_range(start: int) -> None:
+        for i in range(start, start + 250):
+            feed.put(f"small/{i:04d}.json", [{"id": f"f{i}", "n": i}], bucket=feed.quiet_bucket)
+
+    threads = [threading.Thread(target=put_range, args=(s,)) for s in range(0, 1000, 250)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Ten records per message: moto's ReceiveMessage scans the whole queue, so a thousand one-record
+    # messages would measure moto rather than the source.
+    for first in range(0, 1000, 10):
+        feed.send({"Records": [s3_record(feed.quiet_bucket, f"small/{i:04d}.json") for i in range(first, first + 10)]})
+    rows = Run(spark, feed, tmp_path, fileFormat="json", maxFilesPerTrigger="1000").once()
+    assert sorted(r["n"] for r in rows) == list(range(1000))
+    assert len({r["_file_path"] for r in rows}) == 1000
