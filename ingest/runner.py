@@ -132,7 +132,7 @@ def run(
         for name in prepared:
             queries[name] = start(name)
         kinds = {name: p.config.kind for name, p in prepared.items()}
-        _supervise(queries, start if once else None, kinds, stop, sink, listener)
+        _supervise(queries, start, kinds, once, stop, sink, listener)
     finally:
         for query in queries.values():
             if query.isActive:
@@ -148,10 +148,23 @@ def _read_rows(query: StreamingQuery) -> bool:
     return query.exception() is None and any(p["numInputRows"] for p in query.recentProgress)
 
 
+# Spark 4.1.1 bug SPARK-55271: when a restarted Kafka query re-runs the batch a crash interrupted, the
+# source's progress metrics dereference offsets it has not fetched yet and the query fails with this
+# NullPointerException, after the batch and its commit log entry are written. Starting it again is safe.
+_SPARK_55271 = 'because the return value of "scala.Option.get()" is null'
+MAX_RESTARTS = 3
+
+
+def _spark_55271(query: StreamingQuery, kind: str) -> bool:
+    error = query.exception()
+    return kind == "kafka" and error is not None and _SPARK_55271 in str(error)
+
+
 def _supervise(
     queries: dict[str, StreamingQuery],
-    restart: Callable[[str], StreamingQuery] | None,
+    start: Callable[[str], StreamingQuery],
     kinds: dict[str, str],
+    once: bool,
     stop: threading.Event,
     sink: MetricsSink,
     listener: IngestListener,
@@ -160,16 +173,23 @@ def _supervise(
 
     An availableNow run of the s3-sqs source covers one trigger's worth of notifications: the Python
     Data Source API has no Trigger.AvailableNow support, so Spark asks the source for its latest
-    offset once. With `restart` (the `--once` mode) such a run is started again until one reads nothing.
+    offset once. With `once` such a run is started again until one reads nothing.
     """
+    restarts: Counter = Counter()
     last_flush = time.monotonic()
     while True:
+        for name, query in list(queries.items()):
+            if query.isActive:
+                continue
+            if _spark_55271(query, kinds[name]) and restarts[name] < MAX_RESTARTS:
+                log.warning("%s: restarting after Spark's Kafka progress-metrics bug (SPARK-55271)", name)
+                restarts[name] += 1
+                queries[name] = start(name)
+            elif once and kinds[name] == "s3-sqs" and _read_rows(query):
+                listener.wait_for(name, query.lastProgress["batchId"])
+                queries[name] = start(name)
         if any(not q.isActive and q.exception() for q in queries.values()):
             return
-        for name, query in list(queries.items()):
-            if restart and kinds[name] == "s3-sqs" and not query.isActive and _read_rows(query):
-                listener.wait_for(name, query.lastProgress["batchId"])
-                queries[name] = restart(name)
         if not any(q.isActive for q in queries.values()):
             return
         if stop.wait(1.0):

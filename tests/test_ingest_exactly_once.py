@@ -90,26 +90,44 @@ def _commits(table: Path) -> int:
     return len(list((table / "_delta_log").glob("*.json"))) if table.exists() else 0
 
 
-def test_kill_minus_9_mid_stream_then_restart_loses_and_duplicates_nothing(
+def _wait_for_commits(table: Path, count: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 600
+    while _commits(table) < count and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None and _commits(table) >= count, log.read_text()[-3000:]
+
+
+def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing(
     kafka: str, spark, settings, tmp_path: Path
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     names = {"topic": f"it-kill-{suffix}", "source": f"kill_{suffix}", "table": f"kill_{suffix}"}
     create_topic(kafka, names["topic"])
-    good = [metric(i) for i in range(60)]
-    bad = [f"bad {i}" for i in range(20)]
-    produce(kafka, names["topic"], [r for pair in zip(good[:20], bad, strict=True) for r in pair] + good[20:])
-    config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about a dozen batches
+    good = [metric(i) for i in range(100)]
+    bad = [f"bad {i}" for i in range(30)]
+    produce(kafka, names["topic"], [r for pair in zip(good[:30], bad, strict=True) for r in pair] + good[30:])
+    config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about 20 batches
     table = settings.bronze_path(names["table"])
+    log = tmp_path / "ingest.log"
 
-    process = _ingest_process(settings, config_dir, tmp_path / "ingest.log")
+    # SIGTERM: the batch in flight finishes, the process exits 0.
+    process = _ingest_process(settings, config_dir, log)
     try:
-        deadline = time.monotonic() + 600
-        while _commits(table) < 3 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert process.poll() is None, (tmp_path / "ingest.log").read_text()[-3000:]
+        _wait_for_commits(table, 3, process, log)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(300) == 0, log.read_text()[-3000:]
     finally:
-        os.killpg(process.pid, signal.SIGKILL)  # the driver and its JVM, with no chance to clean up
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "stop requested" in log.read_text()
+    after_sigterm = _commits(table)
+
+    # kill -9 of the whole process group (driver and JVM) at an arbitrary point of a later batch.
+    process = _ingest_process(settings, config_dir, log)
+    try:
+        _wait_for_commits(table, after_sigterm + 2, process, log)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(60)
     landed = spark.read.format("delta").load(str(table)).count()
     assert 0 < landed < len(good)  # killed mid-stream
@@ -119,7 +137,6 @@ def test_kill_minus_9_mid_stream_then_restart_loses_and_duplicates_nothing(
     assert report.ok, report.errors
     rows = spark.read.format("delta").load(str(table))
     assert rows.count() == len(good) and rows.select("event_id").distinct().count() == len(good)
-    offsets = rows.select("_kafka_partition", "_kafka_offset").distinct().count()
-    assert offsets == len(good)
+    assert rows.select("_kafka_partition", "_kafka_offset").distinct().count() == len(good)
     quarantined = spark.read.format("delta").load(str(settings.bronze_path("quarantine")))
     assert quarantined.where(f"_source = '{names['source']}'").count() == len(bad)

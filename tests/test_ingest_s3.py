@@ -77,15 +77,17 @@ targets: [{table}]
     s3.put_object(Bucket=name, Key="client/dt=2026-01-02/a.json", Body=plain.encode())
     packed = "\n".join([log_line(4, extra_field=[1]), log_line(5, message="x" * 11), "oops"]) + "\n"
     s3.put_object(Bucket=name, Key="client/dt=2026-01-02/b.json.gz", Body=gzip.compress(packed.encode()))
+    for i in range(10, 22):  # more files than one SQS receive (10 messages) or one trigger (1 file) takes
+        s3.put_object(Bucket=name, Key=f"client/dt=2026-01-02/small-{i}.json", Body=log_line(i).encode())
 
     report = run(settings, spark, once=True, config_dir=directory)
 
-    # One file per trigger: --once runs the s3-sqs query again until a run reads nothing.
+    # An availableNow run of s3-sqs covers one trigger's worth: --once runs it again until one reads nothing.
     assert report.ok, report.errors
-    assert report.batches[source] == 2
-    assert report.rows_written[f"bronze.{table}"] == 2
+    assert report.batches[source] >= 2
+    assert report.rows_written[f"bronze.{table}"] == 14
     rows = {r["event_id"]: r for r in spark.read.format("delta").load(str(settings.bronze_path(table))).collect()}
-    assert sorted(rows) == ["l1", "l4"]
+    assert sorted(rows) == sorted(["l1", "l4", *(f"l{i}" for i in range(10, 22))])
     assert rows["l1"]["_file_path"].endswith("/client/dt=2026-01-02/a.json")
     assert rows["l1"]["_file_size"] == len(plain.encode())
     assert rows["l1"]["log_time"].microsecond == 250000 and rows["l1"]["crashed"] is False
@@ -103,4 +105,4 @@ targets: [{table}]
 
     again = run(settings, spark, once=True, config_dir=directory)
     assert sum(again.rows_written.values()) == 0
-    assert spark.read.format("delta").load(str(settings.bronze_path(table))).count() == 2
+    assert spark.read.format("delta").load(str(settings.bronze_path(table))).count() == 14
