@@ -11,7 +11,7 @@ from sessionlake.local_env import prepare_local_env
 from sessionlake.settings import load
 
 # Each module exposes add_parser(subparsers) and sets `func(args, settings) -> int` on its parser.
-COMMANDS = ("stack", "generate", "ingest", "build", "export", "run", "demo", "status", "sql")
+COMMANDS = ("stack", "generate", "ingest", "build", "export", "run", "demo", "status", "sql", "forget", "retention")
 
 
 def main(argv: list[str] | None = None) -> int:

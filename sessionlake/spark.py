@@ -48,6 +48,7 @@ def _s3a_conf(settings: Settings) -> dict[str, str]:
 # set on the running session, never passed on the JVM's command line (where `ps` would show them).
 SECRET_CONFS = {
     "SESSIONLAKE_PII_SECRET": "spark.sessionlake.pii.hashkey",
+    "SESSIONLAKE_PII_MASTER_KEY": "spark.sessionlake.pii.masterkey",  # wraps the per-player data keys
 }
 
 

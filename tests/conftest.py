@@ -36,6 +36,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SESSIONLAKE_PII_SECRET", secrets.token_hex(32))
+    os.environ.setdefault("SESSIONLAKE_PII_MASTER_KEY", secrets.token_hex(32))
     return _test_settings(tmp_path_factory.mktemp("sessionlake-home"))
 
 
