@@ -274,7 +274,8 @@ def test_a_second_build_with_no_new_data_changes_nothing(project, spark, setting
     version = spark.sql("describe history gold.sessions limit 1").collect()[0]["version"]
     result = build(settings, spark, select=MODELS_ONLY)
     assert result.success, result.failures
-    assert set(result.rows_merged.values()) == {0}
+    ours = {model: rows for model, rows in result.rows_merged.items() if model.split(".")[0] in ("silver", "gold")}
+    assert ours and set(ours.values()) == {0}, result.rows_merged
     assert gold(spark) == before
     changes = spark.sql(f"select * from table_changes('gold.sessions', {version + 1})").count()
     assert changes == 0

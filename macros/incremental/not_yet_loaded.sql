@@ -9,7 +9,11 @@
         select new_rows.*
         from {{ relation_cte }} as new_rows
         left anti join (
-            select {{ unique_key }}, _ingested_at from {{ this }} where _ingested_at > {{ window_start }}
+            select
+                {{ unique_key }},
+                _ingested_at
+            from {{ this }}
+            where _ingested_at > {{ window_start }}
         ) as loaded
             on new_rows.{{ unique_key }} = loaded.{{ unique_key }}
             and new_rows._ingested_at = loaded._ingested_at

@@ -5,6 +5,8 @@
 -#}
 {% macro union_session_metrics(columns, touched_cte=none) -%}
     {%- for entry in var('session_metrics') %}
+    {#- Declares the service's silver model as a dependency: sessions_touched_since reads it on incremental runs. -#}
+    {%- do ref(entry.silver) %}
     select
         service_metrics.session_id,
         {{ loop.index }} as service_rank

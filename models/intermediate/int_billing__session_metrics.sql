@@ -8,7 +8,7 @@ aggregated as (
     select
         session_id,
         max_by(user_key, event_id) filter (where user_key is not null) as user_key,
-        cast(sum(billed_minutes) as bigint) as billed_minutes,
+        sum(billed_minutes) as billed_minutes,
         max_by(tier, event_id) as tier
     from billing_logs
     group by session_id

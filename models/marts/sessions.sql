@@ -11,18 +11,17 @@
     )
 }}
 
-{%- set columns = session_metric_columns() -%}
-{%- if is_incremental() -%}
-    {%- set since = high_water_mark('updated_at') ~ ' - interval ' ~ var('gold_lookback_minutes') ~ ' minutes' -%}
-{%- else -%}
-    {%- set since = 'timestamp_micros(0)' -%}
-{%- endif %}
+{%- set columns = session_metric_columns() %}
 
 with
 
+{% if is_incremental() -%}
 touched_sessions as (
-    {{ sessions_touched_since(since) }}
+    {{ sessions_touched_since(
+        high_water_mark('updated_at') ~ ' - interval ' ~ var('gold_lookback_minutes') ~ ' minutes'
+    ) }}
 ),
+{%- endif %}
 
 service_metrics as (
     {{ union_session_metrics(columns, 'touched_sessions' if is_incremental() else none) }}

@@ -9,7 +9,9 @@ with
 
 source as (
     select * from {{ source('client', 'client_logs') }}
-    where event_id is not null and {{ ingested_since_last_load() }}
+    where
+        event_id is not null
+        and {{ ingested_since_last_load() }}
 ),
 
 numbered as (
@@ -20,7 +22,8 @@ numbered as (
 ),
 
 deduplicated as (
-    select * from numbered where arrival = 1
+    select * from numbered
+    where arrival = 1
 ),
 
 new_events as (
