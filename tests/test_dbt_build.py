@@ -308,3 +308,28 @@ def test_build_refuses_to_run_without_the_pii_secret(project, spark, settings):
         spark.conf.set("spark.sessionlake.pii.hashkey", secret)
     assert not result.success
     assert any("spark.sessionlake.pii.hashkey is not set" in f for f in result.failures)
+
+
+def test_maintenance_optimizes_lists_history_restores_and_guards_vacuum(project, spark, settings):
+    from sessionlake.transform import maintenance
+
+    versions = spark.sql("describe history gold.sessions").collect()
+    first_version = min(r["version"] for r in versions if r["operation"] != "OPTIMIZE")
+    first = {
+        r["session_id"]: r.asDict()
+        for r in spark.sql(f"select * from gold.sessions version as of {first_version}").collect()
+    }
+
+    maintenance.optimize(settings, "sessions")
+    latest = spark.sql("describe history gold.sessions limit 1").collect()[0]
+    assert latest["operation"] == "OPTIMIZE"
+    assert "session_id" in latest["operationParameters"]["zOrderBy"]
+
+    maintenance.history(settings, "sessions")  # logs; must not fail
+    maintenance.restore(settings, "sessions", first_version)
+    assert spark.sql("describe history gold.sessions limit 1").collect()[0]["operation"] == "RESTORE"
+    assert gold(spark) == first
+
+    with pytest.raises(maintenance.MaintenanceError):
+        maintenance.vacuum(settings, "sessions", retain_hours=1)
+    assert spark.sql("describe history gold.sessions limit 1").collect()[0]["operation"] == "RESTORE"
