@@ -23,8 +23,8 @@ JSON_OPTIONS = {
     "timestampNTZFormat": TIMESTAMP_FORMAT,
     "ignoreNullFields": "false",
 }
-# Errors meaning "the change data for this range is gone or was never recorded" (vacuumed files,
-# CDF enabled after the start version, log cleaned up): the exporter falls back to a snapshot.
+# Errors meaning "the change data for this range cannot be read" (vacuumed files, CDF enabled after the
+# start version, log cleaned up, incompatible schema change): the exporter falls back to a snapshot.
 CDF_UNAVAILABLE_MARKERS = (
     "DELTA_MISSING_CHANGE_DATA",
     "DELTA_CHANGE_DATA_FILE_NOT_FOUND",
@@ -32,6 +32,9 @@ CDF_UNAVAILABLE_MARKERS = (
     "DELTA_VERSION_NOT_FOUND",
     "DELTA_CDC_START_VERSION_BEFORE",
     "VersionNotFoundException",
+    # a schema change in the range the feed cannot read across
+    "DELTA_CHANGE_DATA_FEED_INCOMPATIBLE",
+    "PARQUET_COLUMN_DATA_TYPE_MISMATCH",
 )
 
 
@@ -43,8 +46,15 @@ class RawPiiError(ValueError):
 class TableState:
     table_id: str
     schema: StructType
-    latest_version: int
-    oldest_version: int  # oldest commit still in the Delta log
+    commit_millis: dict[int, int]  # commit timestamp of each version still in the Delta log
+
+    @property
+    def latest_version(self) -> int:
+        return max(self.commit_millis)
+
+    @property
+    def oldest_version(self) -> int:
+        return min(self.commit_millis)
 
 
 @dataclass(frozen=True)
@@ -62,12 +72,14 @@ class Change:
 
 
 def table_state(spark: SparkSession, table: str) -> TableState:
+    if not spark.catalog.tableExists(table):
+        raise LookupError(f"table {table} does not exist (the dbt build creates gold.sessions)")
     delta = DeltaTable.forName(spark, table)
-    versions = delta.history().agg(F.min("version"), F.max("version")).first()
+    commits = delta.history().select("version", F.unix_millis("timestamp")).collect()
     detail = delta.detail().select("id").first()
     schema = spark.table(table).schema
     check_no_raw_pii(table, schema)
-    return TableState(table_id=detail[0], schema=schema, latest_version=versions[1], oldest_version=versions[0])
+    return TableState(table_id=detail[0], schema=schema, commit_millis={v: ms for v, ms in commits})
 
 
 def check_no_raw_pii(table: str, schema: StructType) -> None:

@@ -17,9 +17,10 @@ class CursorError(RuntimeError):
 @dataclass(frozen=True)
 class Cursor:
     table: str
-    table_id: str  # Delta table id: a dropped and re-created table gets a new one
+    table_id: str  # Delta table id: new after CREATE OR REPLACE, or a drop and re-create
     index: str
     version: int
+    commit_millis: int  # commit timestamp of `version`: tells a continued history from a restarted one
 
 
 class CursorStore:
@@ -36,7 +37,11 @@ class CursorStore:
         try:
             raw = json.loads(self.path.read_text())
             cursor = Cursor(
-                table=raw["table"], table_id=raw["table_id"], index=raw["index"], version=int(raw["version"])
+                table=raw["table"],
+                table_id=raw["table_id"],
+                index=raw["index"],
+                version=int(raw["version"]),
+                commit_millis=int(raw["commit_millis"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CursorError(f"export cursor {self.path} is unreadable ({exc}); delete it to re-export") from exc

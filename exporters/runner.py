@@ -97,10 +97,12 @@ class Exporter:
         created = self.index.ensure(state.schema)
         cursor = self.cursors.load()
         if cursor and cursor.table_id != state.table_id:
-            raise TableReplacedError(
-                f"{self.config.table} was re-created (table id {cursor.table_id} -> {state.table_id}); "
-                "its versions restarted, so run `sessionlake export --reindex` to rebuild the index"
-            )
+            if state.commit_millis.get(cursor.version) != cursor.commit_millis:
+                raise TableReplacedError(
+                    f"{self.config.table} was dropped and re-created (table id {cursor.table_id} -> "
+                    f"{state.table_id}): its versions restarted, so run `sessionlake export --reindex`"
+                )
+            log.info("%s was replaced in place (new table id, same history): exporting on", self.config.table)
         if cursor and created:
             log.warning("index %s was missing: exporting a full snapshot", self.config.index)
             cursor = None
@@ -170,7 +172,7 @@ class Exporter:
             app_id=f"sessionlake-export:{state.table_id}:{self.config.index}",
             txn_version=end,
         )
-        self.cursors.save(Cursor(self.config.table, state.table_id, self.config.index, end))
+        self.cursors.save(Cursor(self.config.table, state.table_id, self.config.index, end, state.commit_millis[end]))
         report = ExportReport(
             versions_read=end - start + 1,
             upserted=tally.upserted,

@@ -1,4 +1,6 @@
-"""The search exporter against real Spark + Delta (Change Data Feed) and a real search engine."""
+"""The search exporter against real Spark + Delta (Change Data Feed) and a real search engine.
+
+The engine is the stack's (`SESSIONLAKE_SEARCH_ENGINE=elasticsearch|opensearch`); run the file once per engine."""
 
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ from pyspark.sql import functions as F
 
 from exporters.cdf import Change
 from exporters.config import ExportConfig, SearchConfig
-from exporters.cursor import Cursor, CursorStore
-from exporters.runner import ExportReport, export
+from exporters.cursor import CursorStore
+from exporters.runner import ExportReport, TableReplacedError, export
 from exporters.search import BulkTally, SearchIndex, connect
 from sessionlake.settings import REPO_ROOT, Settings
 
@@ -100,7 +102,8 @@ def _expected(spark: SparkSession, table: str) -> dict[str, dict[str, Any]]:
 def _indexed(config: ExportConfig) -> dict[str, dict[str, Any]]:
     client = connect(config.search)
     client.indices.refresh(index=config.index)
-    hits = client.search(index=config.index, size=1000, query={"match_all": {}}, version=True)["hits"]["hits"]
+    body = {"query": {"match_all": {}}, "size": 1000, "version": True}
+    hits = client.search(index=config.index, body=body)["hits"]["hits"]
     docs = {}
     for hit in hits:
         doc = dict(hit["_source"])
@@ -209,12 +212,15 @@ def test_rejected_documents_are_dead_lettered_once_and_do_not_block_the_rest(spa
     assert letters[None]["error_type"] == "missing_session_id"
 
     spark.sql(f"UPDATE {table} SET tier = 'free'")  # all three rows change again
-    _rewind(config, report.last_version - 1)
-    rerun = export(settings, spark, config=config)  # versions [last-1 .. last+1]: the old batch repeats
-    assert (rerun.upserted, rerun.dead_lettered) == (1, 2)
+    update = export(settings, spark, config=config)
+    assert (update.upserted, update.dead_lettered) == (1, 2)
     assert _indexed(config)["ok"]["tier"] == "free"
+
+    _rewind(config, report.last_version)  # killed before the cursor moved: the same batch runs again
+    rerun = export(settings, spark, config=config)
+    assert (rerun.upserted, rerun.already_applied) == (0, 1)
     versions = sorted(r["commit_version"] for r in spark.table(config.dead_letter_table).collect())
-    assert versions == sorted([report.last_version] * 2 + [rerun.last_version] * 2)
+    assert versions == [report.last_version] * 2 + [update.last_version] * 2  # recorded once per batch
 
 
 def test_snapshot_fallback_when_change_data_was_vacuumed(spark, settings, names, caplog) -> None:
@@ -245,10 +251,10 @@ def test_transient_refusals_are_retried_until_accepted(spark, settings, names) -
     index.ensure(spark.table(table).schema)
     client = connect(config.search)
     # What a full disk does: writes answer 429 until the block is lifted.
-    client.indices.put_settings(index=config.index, settings={"index.blocks.read_only_allow_delete": True})
+    client.indices.put_settings(index=config.index, body={"index.blocks.read_only_allow_delete": True})
     unblock = threading.Timer(
         2.0,
-        lambda: client.indices.put_settings(index=config.index, settings={"index.blocks.read_only_allow_delete": None}),
+        lambda: client.indices.put_settings(index=config.index, body={"index.blocks.read_only_allow_delete": None}),
     )
     unblock.start()
     tally = BulkTally()
@@ -307,4 +313,31 @@ def test_killed_exporter_resumes_without_loss_or_duplicates(spark, settings, nam
     assert resumed.versions_read == latest - killed_at and resumed.last_version == latest
     indexed = _assert_index_equals_table(spark, config)
     assert set(indexed) == {"s0", "s1"} and indexed["s0"]["log_lines"] == 5 + 5
-    assert store.load() == Cursor(config.table, store.load().table_id, config.index, latest)
+    assert store.load().version == latest
+
+
+def test_replaced_table_exports_on_and_a_recreated_one_needs_a_reindex(spark, settings, names) -> None:
+    table, config = names["table"], names["config"]
+    _create(spark, table)
+    spark.sql(f"INSERT INTO {table} VALUES {_row('s1')}, {_row('s2')}")
+    export(settings, spark, config=config)
+    staging = f"{names['schema']}.staging"
+    _create(spark, staging)
+    spark.sql(f"INSERT INTO {staging} VALUES {_row('s2', 'ended')}, {_row('s3')}")
+    # What a dbt full refresh does: new table id, same history; the feed shows deletes and inserts.
+    spark.sql(
+        f"CREATE OR REPLACE TABLE {table} USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true) "
+        f"AS SELECT * FROM {staging}"
+    )
+    replaced = export(settings, spark, config=config)
+    assert (replaced.snapshots, replaced.upserted, replaced.deleted) == (0, 2, 1)
+    assert set(_assert_index_equals_table(spark, config)) == {"s2", "s3"}
+
+    spark.sql(f"DROP TABLE {table}")
+    _create(spark, table)  # versions restart at 0: external versions would look stale
+    spark.sql(f"INSERT INTO {table} VALUES {_row('s9')}")
+    with pytest.raises(TableReplacedError, match="--reindex"):
+        export(settings, spark, config=config)
+    rebuilt = export(settings, spark, config=config, reindex=True)
+    assert (rebuilt.snapshots, rebuilt.upserted) == (1, 1)
+    assert set(_assert_index_equals_table(spark, config)) == {"s9"}

@@ -95,9 +95,9 @@ def test_cdf_unavailable_errors_are_recognised() -> None:
 def test_cursor_round_trip_and_atomic_replace(tmp_path: Path) -> None:
     store = CursorStore(tmp_path / "export", "gold.sessions", "sessions")
     assert store.load() is None
-    store.save(Cursor("gold.sessions", "id-1", "sessions", 3))
-    store.save(Cursor("gold.sessions", "id-1", "sessions", 5))
-    assert store.load() == Cursor("gold.sessions", "id-1", "sessions", 5)
+    store.save(Cursor("gold.sessions", "id-1", "sessions", 3, 1_700_000_000_000))
+    store.save(Cursor("gold.sessions", "id-1", "sessions", 5, 1_700_000_001_000))
+    assert store.load() == Cursor("gold.sessions", "id-1", "sessions", 5, 1_700_000_001_000)
     assert [p.name for p in store.path.parent.iterdir()] == [store.path.name]  # no temp files left
     store.clear()
     assert store.load() is None
@@ -108,7 +108,9 @@ def test_cursor_errors_name_the_file(tmp_path: Path) -> None:
     store.path.write_text("{not json")
     with pytest.raises(CursorError, match="unreadable"):
         store.load()
-    store.path.write_text(json.dumps({"table": "gold.other", "table_id": "x", "index": "sessions", "version": 1}))
+    store.path.write_text(
+        json.dumps({"table": "gold.other", "table_id": "x", "index": "sessions", "version": 1, "commit_millis": 1})
+    )
     with pytest.raises(CursorError, match="gold.other"):
         store.load()
 
