@@ -79,6 +79,8 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
         ),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Delta reads its log with this many tasks (default 50): far too many for small local tables.
+        "spark.databricks.delta.snapshotPartitions": os.environ.get("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", "4"),
         "spark.ui.enabled": os.environ.get("SESSIONLAKE_SPARK_UI", "false"),
         "spark.ui.showConsoleProgress": "false",
         "spark.pyspark.python": sys.executable,
