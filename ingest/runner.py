@@ -71,10 +71,14 @@ def start_query(
 
 
 def stop_gracefully(query: StreamingQuery, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
-    """Let the batch in flight finish, then stop. A batch interrupted anyway is re-run on restart
-    under the same batch id and lands once (see BronzeWriter)."""
+    """Let the batch in flight finish, then stop. The next batch may already have begun when stop()
+    lands (under backlog batches run back to back); it is interrupted and re-run on restart under the
+    same batch id, landing once (see BronzeWriter)."""
+    in_flight = (query.lastProgress or {}).get("batchId")
     deadline = time.monotonic() + timeout
     while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        if (query.lastProgress or {}).get("batchId") != in_flight:
+            break  # the batch in flight has committed and reported
         time.sleep(0.1)
     query.stop()
 

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # an imported library may have configured the root logger already
     )
     settings = load()
     prepare_local_env(settings)

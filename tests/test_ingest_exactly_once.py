@@ -108,14 +108,14 @@ def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing(
     produce(kafka, names["topic"], [r for pair in zip(good[:30], bad, strict=True) for r in pair] + good[30:])
     config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about 20 batches
     table = settings.bronze_path(names["table"])
-    log = tmp_path / "ingest.log"
+    log = tmp_path / "sigterm.log"
 
     # SIGTERM: the batch in flight finishes, the process exits 0.
     process = _ingest_process(settings, config_dir, log)
     try:
         _wait_for_commits(table, 3, process, log)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(300) == 0, log.read_text()[-3000:]
+        assert process.wait(600) == 0, log.read_text()[-3000:]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -123,6 +123,7 @@ def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing(
     after_sigterm = _commits(table)
 
     # kill -9 of the whole process group (driver and JVM) at an arbitrary point of a later batch.
+    log = tmp_path / "kill.log"
     process = _ingest_process(settings, config_dir, log)
     try:
         _wait_for_commits(table, after_sigterm + 2, process, log)
