@@ -1,0 +1,86 @@
+"""The PII guards fail the build: a model exposing a declared PII column, a missing or malformed master
+key; and the masking macros do what docs/pii.md says. Real dbt on Spark + Delta."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from dbt.cli.main import dbtRunner
+
+from sessionlake.privacy.config import PrivacyConfigError, master_key
+from sessionlake.settings import REPO_ROOT
+from sessionlake.transform import build
+from sessionlake.transform.bronze import create_bronze_tables
+from sessionlake.transform.runner import invoke
+
+MASTER_KEY_CONF = "spark.sessionlake.pii.masterkey"
+VAULT = ["pii_player_keys", "pii_players"]
+
+
+def failures(result) -> str:
+    return " ".join(str(r.message) for r in (result.result or [])) + str(result.exception or "")
+
+
+def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, settings, tmp_path: Path):
+    create_bronze_tables(spark, settings)
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "dbt_project.yml", project)
+    for folder in ("models", "macros", "seeds"):
+        shutil.copytree(REPO_ROOT / folder, project / folder)
+    (project / "models" / "leak").mkdir()
+    (project / "models" / "leak" / "leaky_players.sql").write_text(
+        "select session_id, user_id from {{ source('billing', 'billing_logs') }}\n"
+    )
+    args = ["--project-dir", str(project), "--profiles-dir", str(REPO_ROOT / "profiles")]
+    args += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    result = dbtRunner().invoke(["run", "--select", "leaky_players", *args])
+    assert not result.success
+    assert "leaky_players exposes declared PII column(s) user_id" in failures(result)
+    assert not spark.catalog.tableExists("silver.leaky_players")
+    # The same model through the protect_pii macro builds.
+    (project / "models" / "leak" / "leaky_players.sql").write_text(
+        "select session_id, {{ protect_pii('user_id', 'billing', 'billing_logs') }}\n"
+        "from {{ source('billing', 'billing_logs') }}\n"
+    )
+    result = dbtRunner().invoke(["run", "--select", "leaky_players", *args])
+    assert result.success, failures(result)
+    assert spark.table("silver.leaky_players").columns == ["session_id", "user_key"]
+    spark.sql("drop view silver.leaky_players")
+
+
+@pytest.mark.parametrize("value", [None, "abc", "00" * 20, "zz" * 16])
+def test_a_missing_or_malformed_master_key_fails_the_vault_build(spark, settings, value):
+    create_bronze_tables(spark, settings)
+    saved = spark.conf.get(MASTER_KEY_CONF)
+    if value is None:
+        spark.conf.unset(MASTER_KEY_CONF)
+    else:
+        spark.conf.set(MASTER_KEY_CONF, value)
+    try:
+        result = build(settings, spark, select=VAULT)
+    finally:
+        spark.conf.set(MASTER_KEY_CONF, saved)
+    assert not result.success
+    assert any("spark.sessionlake.pii.masterkey is missing or malformed" in f for f in result.failures)
+    assert not any(value and value in f for f in result.failures)
+
+
+@pytest.mark.parametrize("value", ["", "abc", "00" * 20, "zz" * 16, "0" * 33])
+def test_the_python_side_rejects_a_malformed_master_key(monkeypatch, value):
+    monkeypatch.setenv("SESSIONLAKE_PII_MASTER_KEY", value)
+    with pytest.raises(PrivacyConfigError, match="SESSIONLAKE_PII_MASTER_KEY is missing or malformed"):
+        master_key()
+
+
+def test_masking_macros(spark, settings):
+    sql = (
+        "select {{ mask_ip(\"'10.1.2.3'\") }} as ip, {{ mask_ip(\"'::1'\") }} as ip6,"
+        " {{ mask_email(\"'Ann@Example.COM'\") }} as domain, {{ mask_email(\"'nobody'\") }} as bad"
+    )
+    result = invoke(settings, ["show", "--inline", sql, "--output", "json"])
+    assert result.success, result.exception
+    table = result.result.results[0].agate_table
+    assert [tuple(row) for row in table.rows] == [("10.1.2.0/24", None, "example.com", None)]
