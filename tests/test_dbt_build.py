@@ -277,8 +277,9 @@ def test_a_second_build_with_no_new_data_changes_nothing(project, spark, setting
     ours = {model: rows for model, rows in result.rows_merged.items() if model.split(".")[0] in ("silver", "gold")}
     assert ours and set(ours.values()) == {0}, result.rows_merged
     assert gold(spark) == before
-    changes = spark.sql(f"select * from table_changes('gold.sessions', {version + 1})").count()
-    assert changes == 0
+    latest = spark.sql("describe history gold.sessions limit 1").collect()[0]["version"]
+    if latest > version:  # a commit without changes is allowed; a changed row is not
+        assert spark.sql(f"select * from table_changes('gold.sessions', {version + 1})").count() == 0
 
 
 def test_late_data_updates_exactly_the_touched_sessions(project, spark, settings):

@@ -14,15 +14,13 @@
 {%- set columns = session_metric_columns() %}
 
 with
-
-{% if is_incremental() -%}
+{% if is_incremental() %}
 touched_sessions as (
     {{ sessions_touched_since(
         high_water_mark('updated_at') ~ ' - interval ' ~ var('gold_lookback_minutes') ~ ' minutes'
     ) }}
 ),
-{%- endif %}
-
+{% endif %}
 service_metrics as (
     {{ union_session_metrics(columns, 'touched_sessions' if is_incremental() else none) }}
 ),
