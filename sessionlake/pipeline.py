@@ -40,7 +40,7 @@ def layer_counts(spark: SparkSession) -> dict[str, int]:
         if not spark.catalog.databaseExists(schema):
             continue
         for table in spark.catalog.listTables(schema):
-            if table.tableType == "VIEW":
+            if table.isTemporary or table.tableType == "VIEW":
                 continue
             name = f"{schema}.{table.name}"
             counts[name] = spark.table(name).count()
