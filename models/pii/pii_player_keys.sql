@@ -16,7 +16,9 @@
     )
 }}
 {%- do assert_pii_master_key_set() -%}
-{%- set players = adapter.get_relation(database=this.database, schema=this.schema, identifier='pii_players') if execute else none %}
+{%- set players = adapter.get_relation(
+    database=this.database, schema=this.schema, identifier='pii_players'
+) if execute else none %}
 
 with
 
@@ -30,9 +32,15 @@ billing_logs as (
     where user_id is not null and {{ pii_ingested_since(players) }}
 ),
 
+user_ids as (
+    select user_id from session_events
+    union all
+    select user_id from billing_logs
+),
+
 players_seen as (
     select distinct {{ pseudonymize('user_id') }} as user_key
-    from (select * from session_events union all select * from billing_logs)
+    from user_ids
 ),
 
 new_players as (

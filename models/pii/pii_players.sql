@@ -19,7 +19,12 @@
 with
 
 session_events as (
-    select user_id, email, ip_address, event_time, _ingested_at
+    select
+        user_id,
+        email,
+        ip_address,
+        event_time,
+        _ingested_at
     from {{ source('session_manager', 'session_events') }}
     where user_id is not null and {{ pii_ingested_since(this if is_incremental() else none) }}
 ),
@@ -35,9 +40,17 @@ billing_logs as (
     where user_id is not null and {{ pii_ingested_since(this if is_incremental() else none) }}
 ),
 
+received_rows as (
+    select * from session_events
+    union all
+    select * from billing_logs
+),
+
 received as (
-    select {{ pseudonymize('user_id') }} as user_key, *
-    from (select * from session_events union all select * from billing_logs)
+    select
+        {{ pseudonymize('user_id') }} as user_key,
+        *
+    from received_rows
 ),
 
 latest as (
