@@ -28,7 +28,7 @@ def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, sett
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(REPO_ROOT / "dbt_project.yml", project)
-    for folder in ("models", "macros", "seeds"):
+    for folder in ("models", "macros"):
         shutil.copytree(REPO_ROOT / folder, project / folder)
     (project / "models" / "leak").mkdir()
     (project / "models" / "leak" / "leaky_players.sql").write_text(
