@@ -1,5 +1,5 @@
 {#-
-    Drops rows of `relation_cte` that this silver model already holds in the same form (same event id,
+    Drops rows of `relation_cte` (a CTE name or a parenthesised query) that this silver model already holds in the same form (same event id,
     same _ingested_at): the rows re-read by the safety lookback. Correctness comes from the merge on the
     event id; this only spares Delta rewriting files for nothing, so a no-op build changes no row.
 -#}
@@ -18,6 +18,6 @@
             on new_rows.{{ unique_key }} = loaded.{{ unique_key }}
             and new_rows._ingested_at = loaded._ingested_at
     {%- else -%}
-        select * from {{ relation_cte }}
+        select * from {{ relation_cte }} as new_rows
     {%- endif -%}
 {%- endmacro %}

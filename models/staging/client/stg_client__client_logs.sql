@@ -7,27 +7,8 @@
 
 with
 
-source as (
-    select * from {{ source('client', 'client_logs') }}
-    where
-        event_id is not null
-        and {{ ingested_since_last_load() }}
-),
-
-numbered as (
-    select
-        *,
-        row_number() over (partition by event_id order by _ingested_at, _batch_id) as arrival
-    from source
-),
-
-deduplicated as (
-    select * from numbered
-    where arrival = 1
-),
-
 new_events as (
-    {{ not_yet_loaded('deduplicated', 'event_id') }}
+    {{ new_bronze_events('client', 'client_logs') }}
 ),
 
 renamed as (
