@@ -46,9 +46,9 @@ players_seen as (
 new_players as (
     select players_seen.user_key
     from players_seen
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
     left anti join {{ this }} as keyed on players_seen.user_key = keyed.user_key
-    {%- endif %}
+    {% endif %}
 ),
 
 final as (

@@ -2,7 +2,9 @@
     The PII vault: per player (user_key), the raw user id, e-mail and IP address, each encrypted
     (AES-GCM) with the player's own data key from pii_player_keys. The only table that holds PII, and
     only as ciphertext. Values are the latest received (by ingestion, then event time); a window without
-    an e-mail or IP (billing rows) keeps the stored one.
+    an e-mail or IP (billing rows) keeps the stored one. Only players with bronze rows ingested after
+    their stored row are merged, so a build without new data merges nothing (the lookback re-reads rows
+    the vault already holds; ciphertexts cannot be compared, their random IVs differ every time).
 -#}
 {{
     config(
@@ -64,41 +66,40 @@ latest as (
     group by user_key
 ),
 
-keyed as (
+newer as (
     select
         latest.*,
-        {{ unwrap_key('player_keys.wrapped_key') }} as data_key
+        {%- if is_incremental() %}
+        stored_players.email_encrypted as stored_email_encrypted,
+        stored_players.ip_address_encrypted as stored_ip_address_encrypted
+        {%- else %}
+        cast(null as binary) as stored_email_encrypted,
+        cast(null as binary) as stored_ip_address_encrypted
+        {%- endif %}
     from latest
-    inner join {{ ref('pii_player_keys') }} as player_keys on latest.user_key = player_keys.user_key
+    {% if is_incremental() %}
+    left join {{ this }} as stored_players on latest.user_key = stored_players.user_key
+        where stored_players.user_key is null or latest._ingested_at > stored_players._ingested_at
+    {% endif %}
 ),
 
-encrypted as (
+keyed as (
     select
-        user_key,
-        {{ encrypt('user_id', 'data_key') }} as user_id_encrypted,
-        {{ encrypt('email', 'data_key') }} as email_encrypted,
-        {{ encrypt('ip_address', 'data_key') }} as ip_address_encrypted,
-        _ingested_at
-    from keyed
+        newer.*,
+        {{ unwrap_key('player_keys.wrapped_key') }} as data_key
+    from newer
+    inner join {{ ref('pii_player_keys') }} as player_keys on newer.user_key = player_keys.user_key
 ),
 
 final as (
     select
-        encrypted.user_key,
-        encrypted.user_id_encrypted,
-        {%- if is_incremental() %}
-        coalesce(encrypted.email_encrypted, stored.email_encrypted) as email_encrypted,
-        coalesce(encrypted.ip_address_encrypted, stored.ip_address_encrypted) as ip_address_encrypted,
-        {%- else %}
-        encrypted.email_encrypted,
-        encrypted.ip_address_encrypted,
-        {%- endif %}
-        encrypted._ingested_at,
+        user_key,
+        {{ encrypt('user_id', 'data_key') }} as user_id_encrypted,
+        coalesce({{ encrypt('email', 'data_key') }}, stored_email_encrypted) as email_encrypted,
+        coalesce({{ encrypt('ip_address', 'data_key') }}, stored_ip_address_encrypted) as ip_address_encrypted,
+        _ingested_at,
         current_timestamp() as updated_at
-    from encrypted
-    {%- if is_incremental() %}
-    left join {{ this }} as stored on encrypted.user_key = stored.user_key
-    {%- endif %}
+    from keyed
 )
 
 select * from final
