@@ -25,7 +25,9 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 jars: $(STAMPS)
-$(JARS)/%/.resolved: jvm/%/pom.xml jvm/settings.xml
+# A module with sources (jvm/<name>/src, e.g. the s3-sqs source) is rebuilt when any of them changes.
+.SECONDEXPANSION:
+$(JARS)/%/.resolved: jvm/%/pom.xml jvm/settings.xml $$(shell find jvm/$$*/src -type f 2>/dev/null)
 	@echo "resolving $* jars from Maven Central"
 	rm -rf $(JARS)/$*
 	$(MVN) -f jvm/$*/pom.xml -Djars.dir=$(abspath $(JARS)/$*)

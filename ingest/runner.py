@@ -57,10 +57,7 @@ def start_query(
     spark: SparkSession, settings: Settings, source: PreparedSource, writer: BronzeWriter, once: bool, trigger: str
 ) -> StreamingQuery:
     config = source.config
-    if config.kind == "kafka":
-        stream = kafka.read(spark, settings, config)
-    else:
-        stream = s3.read(spark, settings, config, str(source.checkpoint / "s3-sqs"))
+    stream = kafka.read(spark, settings, config) if config.kind == "kafka" else s3.read(spark, settings, config)
     writer_stream = (
         stream.writeStream.queryName(source.name)
         .option("checkpointLocation", str(source.checkpoint))
@@ -136,7 +133,7 @@ def run(
         for name in prepared:
             queries[name] = start(name)
         kinds = {name: p.config.kind for name, p in prepared.items()}
-        _supervise(queries, start, kinds, once, stop, sink, listener)
+        _supervise(queries, start, kinds, stop, sink, listener)
     finally:
         for query in queries.values():
             if query.isActive:
@@ -146,10 +143,6 @@ def run(
         sink.flush(listener)
         spark.streams.removeListener(listener)
     return report
-
-
-def _read_rows(query: StreamingQuery) -> bool:
-    return query.exception() is None and any(p["numInputRows"] for p in query.recentProgress)
 
 
 # Spark 4.1.1 bug SPARK-55271: when a restarted Kafka query re-runs the batch a crash interrupted, the
@@ -168,17 +161,11 @@ def _supervise(
     queries: dict[str, StreamingQuery],
     start: Callable[[str], StreamingQuery],
     kinds: dict[str, str],
-    once: bool,
     stop: threading.Event,
     sink: MetricsSink,
     listener: IngestListener,
 ) -> None:
-    """Wait for the queries to end (availableNow) or for `stop`; a failed query stops the others.
-
-    An availableNow run of the s3-sqs source covers one trigger's worth of notifications: the Python
-    Data Source API has no Trigger.AvailableNow support, so Spark asks the source for its latest
-    offset once. With `once` such a run is started again until one reads nothing.
-    """
+    """Wait for the queries to end (availableNow) or for `stop`; a failed query stops the others."""
     restarts: Counter = Counter()
     last_flush = time.monotonic()
     while True:
@@ -188,9 +175,6 @@ def _supervise(
             if _spark_55271(query, kinds[name]) and restarts[name] < MAX_RESTARTS:
                 log.warning("%s: restarting after Spark's Kafka progress-metrics bug (SPARK-55271)", name)
                 restarts[name] += 1
-                queries[name] = start(name)
-            elif once and kinds[name] == "s3-sqs" and _read_rows(query):
-                listener.wait_for(name, query.lastProgress["batchId"])
                 queries[name] = start(name)
         if any(not q.isActive and q.exception() for q in queries.values()):
             return

@@ -22,7 +22,13 @@ def spark_jars(settings: Settings) -> list[Path]:
         raise MissingJarsError(
             f"no Delta jars in {settings.jars_dir / 'spark'}: run `make jars` (Maven resolves them once)"
         )
-    return jars
+    s3_sqs = sorted((settings.jars_dir / "s3-sqs-source").glob("*.jar"))
+    if not s3_sqs:
+        raise MissingJarsError(
+            f"no s3-sqs source jar in {settings.jars_dir / 's3-sqs-source'}: run `make jars` "
+            "(Maven builds jvm/s3-sqs-source)"
+        )
+    return jars + s3_sqs
 
 
 def _s3a_conf(settings: Settings) -> dict[str, str]:

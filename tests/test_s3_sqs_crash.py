@@ -1,5 +1,5 @@
 """kill -9 of a stream writing bronze (Delta, foreachBatch with txnAppId/txnVersion) at each crash point,
-then restart: every file's rows are in the table exactly once."""
+then restart: every file's rows are in the table exactly once, and the queue ends empty."""
 
 from __future__ import annotations
 
@@ -14,20 +14,21 @@ from pathlib import Path
 from sessionlake.settings import REPO_ROOT, Settings
 from tests.test_s3_sqs_source import Feed, make_feed
 
-# The job under test; the crash point comes from S3SQS_CRASH_AT, read here and nowhere in the product.
+# The job under test. Crash points in the source (before_discovery: messages received, nothing logged;
+# after_discovery: files logged, offset not yet written; before_sqs_delete: batch committed, messages not
+# deleted) are the JVM's test hook (CrashPoints.scala, env SESSIONLAKE_S3SQS_CRASH_AT); mid_read and
+# after_delta_commit are reached here, in the job.
 JOB = r'''
 import os, sys, time
 from pathlib import Path
 
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from ingest.readers.s3_sqs import with_file_columns
-from ingest.readers.s3_sqs.source import S3SqsDataSource, S3SqsStreamReader
 from sessionlake.settings import load
 from sessionlake.spark import get_session
 
-CRASH_AT = os.environ.get("S3SQS_CRASH_AT", "")
-MARKER = Path(os.environ["S3SQS_MARKER"])
+CRASH_AT = os.environ.get("SESSIONLAKE_S3SQS_CRASH_AT", "")
+MARKER = Path(os.environ["SESSIONLAKE_S3SQS_CRASH_MARKER"])
 TABLE, CHECKPOINT, QUEUE, ENDPOINT = sys.argv[1:5]
 EXPECTED_ROWS = int(sys.argv[5])
 
@@ -39,38 +40,19 @@ def crash_point(name):
         time.sleep(600)
 
 
-class CrashingReader(S3SqsStreamReader):
-    def latestOffset(self):
-        before = self.discovery.log.end
-        offset = super().latestOffset()
-        if offset["files"] > before:
-            crash_point("after_discovery")
-        return offset
-
-    def read(self, partition):
-        for batch in super().read(partition):
-            yield batch
-            crash_point("mid_read")
-
-    def commit(self, end):
-        crash_point("before_sqs_delete")
-        super().commit(end)
-
-
-class CrashingSource(S3SqsDataSource):
-    def streamReader(self, schema):
-        return CrashingReader(self.source_options, schema)
+def read_slowly(rows):
+    """A task of the batch's file scan: crash once it has read a row of its file."""
+    for _ in rows:
+        crash_point("mid_read")
 
 
 spark = get_session(load(), "s3-sqs-crash")
-spark.dataSource.register(CrashingSource)
-schema = with_file_columns(StructType([StructField("id", StringType()), StructField("n", IntegerType())]))
+schema = StructType([StructField("id", StringType()), StructField("n", IntegerType())])
 stream = (
     spark.readStream.format("s3-sqs")
     .option("fileFormat", "json")
     .option("queueUrl", QUEUE)
     .option("endpoint", ENDPOINT)
-    .option("metadataPath", f"{CHECKPOINT}/s3-sqs")
     .option("waitTimeSeconds", "0")
     .option("sqsFetchInterval", "0s")
     .option("maxFilesPerTrigger", os.environ.get("S3SQS_MAX_FILES", "1000"))
@@ -80,6 +62,8 @@ stream = (
 
 
 def write(df, batch_id):
+    if CRASH_AT == "mid_read":
+        df.foreachPartition(read_slowly)
     writer = df.write.format("delta").mode("append").option("txnAppId", "s3-sqs-crash")
     writer.option("txnVersion", batch_id).save(TABLE)
     crash_point("after_delta_commit")
@@ -94,6 +78,8 @@ query = (
 deadline = time.monotonic() + 300
 while time.monotonic() < deadline:
     time.sleep(1)
+    if query.exception():
+        raise query.exception()
     committed = any(Path(TABLE, "_delta_log").glob("*.json"))
     if committed and spark.read.format("delta").load(TABLE).count() >= EXPECTED_ROWS:
         break
@@ -127,8 +113,8 @@ def run_job(settings: Settings, tmp_path: Path, feed: Feed, expected_rows: int, 
         "SESSIONLAKE_MOTO_PORT": str(settings.ports.moto),
         "SESSIONLAKE_DERBY_PORT": str(settings.ports.derby),
         "SESSIONLAKE_SPARK_LOG_LEVEL": "ERROR",
-        "S3SQS_CRASH_AT": crash_at,
-        "S3SQS_MARKER": str(marker),
+        "SESSIONLAKE_S3SQS_CRASH_AT": crash_at,
+        "SESSIONLAKE_S3SQS_CRASH_MARKER": str(marker),
         **env,
     }
     args = [str(tmp_path / "bronze"), str(tmp_path / "checkpoint"), feed.queue_url, feed.endpoint, str(expected_rows)]
@@ -154,7 +140,8 @@ def test_kill_9_at_every_crash_point_then_restart_exactly_once(
 ) -> None:
     feed = make_feed(moto, visibility_timeout=2)
     files: list[str] = []
-    for step, crash_at in enumerate(["after_discovery", "mid_read", "after_delta_commit", "before_sqs_delete"]):
+    points = ["before_discovery", "after_discovery", "mid_read", "after_delta_commit", "before_sqs_delete"]
+    for step, crash_at in enumerate(points):
         names = [f"s{step}-{i}" for i in range(3)]
         put_files(feed, names)
         files += names
@@ -168,3 +155,4 @@ def test_kill_9_at_every_crash_point_then_restart_exactly_once(
     ids = sorted(r["id"] for r in rows)
     assert ids == sorted(f"{name}-{i}" for name in files for i in range(ROWS_PER_FILE)), json.dumps(ids)
     assert {r["_file_path"] for r in rows} == {f"s3a://{feed.bucket}/crash/{name}.json" for name in files}
+    assert feed.queue_bodies(2.5) == []  # every message deleted, by the run that committed it or a later one

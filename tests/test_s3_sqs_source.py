@@ -1,7 +1,9 @@
-"""The s3-sqs source end to end: real Spark, a real moto server (S3 -> SQS notifications over HTTP)."""
+"""The s3-sqs source (jvm/s3-sqs-source) end to end: real Spark, a real moto server (S3 -> SQS
+notifications over HTTP), files read by Spark's own file formats."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
 import threading
@@ -10,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -21,8 +24,15 @@ from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 from ingest.readers import s3_sqs
 
 SCHEMA = StructType([StructField("id", StringType()), StructField("n", IntegerType())])
-SCHEMA_WITH_FILES = s3_sqs.with_file_columns(SCHEMA)
-AWKWARD_KEYS = ["a dir/with space.json", "plus+sign.json", "100%.json", "t=12:30/x.json.gz", "ünï/çødé 日本.json"]
+AWKWARD_KEYS = [
+    "a dir/with space.json",
+    "plus+sign.json",
+    "100%.json",
+    "t=12:30/x.json.gz",
+    "ünï/çødé 日本.json",
+    "_underscore.json",
+    "q?hash#[x].json",
+]
 
 
 @dataclass
@@ -43,10 +53,14 @@ class Feed:
         return boto3.client("sqs", endpoint_url=self.endpoint)
 
     def put(self, key: str, rows: list[dict], bucket: str | None = None) -> str:
-        body = "".join(json.dumps(r) + "\n" for r in rows).encode()
-        self.s3.put_object(
-            Bucket=bucket or self.bucket, Key=key, Body=gzip.compress(body) if key.endswith(".gz") else body
-        )
+        return self.put_bytes(key, "".join(json.dumps(r) + "\n" for r in rows).encode(), bucket)
+
+    def put_bytes(self, key: str, body: bytes, bucket: str | None = None) -> str:
+        if key.endswith(".gz"):
+            body = gzip.compress(body)
+        elif key.endswith(".bz2"):
+            body = bz2.compress(body)
+        self.s3.put_object(Bucket=bucket or self.bucket, Key=key, Body=body)
         return f"s3a://{bucket or self.bucket}/{key}"
 
     def send(self, body: dict | str) -> None:
@@ -84,13 +98,12 @@ def rows_of(ids: list[str]) -> list[dict]:
     return [{"id": i, "n": n} for n, i in enumerate(ids)]
 
 
-def s3_record(bucket: str, key: str, event: str = "ObjectCreated:Put") -> dict:
-    from urllib.parse import quote_plus
-
+def s3_record(bucket: str, key: str, event: str = "ObjectCreated:Put", etag: str | None = None) -> dict:
+    obj = {"key": quote_plus(key, safe="/"), "size": 1, "eTag": etag or key}
     return {
         "eventTime": "2024-05-01T10:00:00.000Z",
         "eventName": event,
-        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"), "size": 1, "eTag": key}},
+        "s3": {"bucket": {"name": bucket}, "object": obj},
     }
 
 
@@ -101,19 +114,19 @@ class Run:
         self.spark, self.feed, self.tmp_path = spark, feed, tmp_path
         self.options = {"fileFormat": "json", "waitTimeSeconds": "0", "sqsFetchInterval": "0s", **options}
         self.rows: list[dict] = []
-        s3_sqs.register(spark)
+        self.progress: list[dict] = []
+        s3_sqs.require(spark)
 
     def reader(self, schema: StructType | None = None):
         reader = (
             self.spark.readStream.format("s3-sqs")
             .option("queueUrl", self.feed.queue_url)
             .option("endpoint", self.feed.endpoint)
-            .option("metadataPath", str(self.tmp_path / "checkpoint" / "s3-sqs"))
             .options(**self.options)
         )
         return reader.schema(schema) if schema else reader
 
-    def once(self, schema: StructType | None = SCHEMA_WITH_FILES, **trigger: object) -> list[dict]:
+    def once(self, schema: StructType | None = SCHEMA, **trigger: object) -> list[dict]:
         """One query run until it stops (AvailableNow by default); returns the rows it wrote."""
         added: list[dict] = []
         query = (
@@ -125,8 +138,19 @@ class Run:
             .start()
         )
         query.awaitTermination()
+        self.progress = query.recentProgress
         self.rows += added
         return added
+
+    def source_metrics(self) -> list[dict]:
+        return [p["sources"][0]["metrics"] for p in self.progress if p["sources"]]
+
+
+def by_file(rows: list[dict]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        out.setdefault(row["_file_path"], []).append(row["id"])
+    return out
 
 
 def test_every_message_shape_once_foreign_left_for_the_dead_letter_queue(moto: str, spark, tmp_path: Path) -> None:
@@ -141,57 +165,100 @@ def test_every_message_shape_once_foreign_left_for_the_dead_letter_queue(moto: s
     }
     feed.send(sns_body)
     feed.send(sns_body)  # a duplicate notification of the same object version
-    eb_uri = feed.put("eb/two words.json", rows_of(["eb"]), bucket=feed.quiet_bucket)
+    raw_uri = feed.put("raw/sns raw.json", rows_of(["raw"]), bucket=feed.quiet_bucket)
+    feed.send({"Records": [s3_record(feed.quiet_bucket, "raw/sns raw.json")]})  # SNS raw message delivery
+    eb_uri = feed.put("eb/two words+plus.json", rows_of(["eb"]), bucket=feed.quiet_bucket)
     feed.send(
         {
             "version": "0",
             "detail-type": "Object Created",
             "source": "aws.s3",
             "time": "2024-05-01T10:00:00Z",
-            "detail": {"bucket": {"name": feed.quiet_bucket}, "object": {"key": "eb/two words.json", "size": 1}},
+            "detail": {
+                "bucket": {"name": feed.quiet_bucket},
+                "object": {"key": "eb/two words+plus.json", "size": 1, "etag": "eb"},
+            },
         }
     )
     many = [feed.put(f"many/{i}.json", rows_of([f"many{i}"]), bucket=feed.quiet_bucket) for i in range(2)]
     feed.send({"Records": [s3_record(feed.quiet_bucket, f"many/{i}.json") for i in range(2)]})
     feed.send({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": feed.bucket})
     feed.send({"Records": [s3_record(feed.bucket, "deleted.json", event="ObjectRemoved:Delete")]})
+    feed.send({"version": "0", "detail-type": "Object Deleted", "source": "aws.s3", "detail": {}})
     feed.send("this is not a notification")
+    feed.send({"Records": [{"eventName": "ObjectCreated:Put"}]})  # an S3 record without its s3 object
 
     run = Run(spark, feed, tmp_path)
     rows = run.once()
-    by_file: dict[str, list[str]] = {}
-    for row in rows:
-        by_file.setdefault(row["_file_path"], []).append(row["id"])
-    assert sorted(by_file) == sorted([*expected, sns_uri, eb_uri, *many])
+    files = by_file(rows)
+    assert sorted(files) == sorted([*expected, sns_uri, raw_uri, eb_uri, *many])
     for key in AWKWARD_KEYS:
-        assert sorted(by_file[f"s3a://{feed.bucket}/{key}"]) == [f"{key}#{i}" for i in range(3)]
+        assert sorted(files[f"s3a://{feed.bucket}/{key}"]) == [f"{key}#{i}" for i in range(3)]
     assert all(r["_file_size"] > 0 and r["_file_event_time"] and r["_file_modification_time"] for r in rows)
 
-    # The last batch's messages are deleted once redelivered and recognised as logged (Spark commits a
-    # source's batch when it plans the next one); the foreign message stays for the redrive policy.
-    time.sleep(2.5)
+    # The source deletes the messages of committed batches (at the latest when the query stops); the
+    # foreign messages stay for the redrive policy.
+    metrics = run.source_metrics()
+    assert sum(int(m.get("batchFiles", 0)) for m in metrics) == len(files)
+    assert max(int(m["foreignMessages"]) for m in metrics) == 2
+    assert max(int(m["duplicateNotifications"]) for m in metrics) >= 1
     assert run.once() == []
-    assert feed.queue_bodies(2.5) == ["this is not a notification"]
-    metrics = s3_sqs.read_metrics(str(tmp_path / "checkpoint" / "s3-sqs"))
-    assert metrics["last_batch"]["files"] == len(by_file) and metrics["foreign_messages"] >= 1
-    assert metrics["duplicate_notifications"] >= 1
+    assert sorted(feed.queue_bodies(2.5)) == sorted(
+        ["this is not a notification", json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]})]
+    )
 
 
-def test_text_format_default_schema_and_path_filters(moto: str, spark, tmp_path: Path) -> None:
+def test_text_format_default_schema_path_filters_and_compression(moto: str, spark, tmp_path: Path) -> None:
     feed = make_feed(moto)
-    wanted = feed.put("logs/a.json.gz", [{"line": 1}, {"line": 2}])
-    feed.put("logs/skip.csv", [{"line": 3}])
-    feed.put("other/b.json", [{"line": 4}])
+    gz = feed.put_bytes("logs/a.json.gz", b'{"line": 1}\n{"line": 2}\n')
+    bz = feed.put_bytes("logs/b.json.bz2", b'{"line": 3}\n')
+    feed.put("logs/skip.csv", [{"line": 4}])
+    feed.put("other/b.json", [{"line": 5}])
     rows = Run(spark, feed, tmp_path, fileFormat="text", prefix="logs/", pathGlobFilter="*.json*").once(schema=None)
-    assert [(r["value"], r["_file_path"]) for r in rows] == [('{"line": 1}', wanted), ('{"line": 2}', wanted)]
+    assert sorted((r["value"], r["_file_path"]) for r in rows) == [
+        ('{"line": 1}', gz),
+        ('{"line": 2}', gz),
+        ('{"line": 3}', bz),
+    ]
+
+
+def test_reader_options_pass_through_to_spark_readers(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto)
+    csv = feed.put_bytes("in/a.csv", b"id;n\nx;1\ny;2\n")
+    rows = Run(spark, feed, tmp_path / "csv", fileFormat="csv", header="true", sep=";").once()
+    assert sorted((r["id"], r["n"], r["_file_path"]) for r in rows) == [("x", 1, csv), ("y", 2, csv)]
+
+    feed = make_feed(moto)
+    multi = feed.put_bytes("in/multi.json", b'[{"id": "m1",\n "n": 1},\n {"id": "m2", "n": 2}]\n')
+    rows = Run(spark, feed, tmp_path / "multi", multiLine="true").once()
+    assert sorted((r["id"], r["n"], r["_file_path"]) for r in rows) == [("m1", 1, multi), ("m2", 2, multi)]
+
+    feed = make_feed(moto)
+    feed.put_bytes("in/bad.json", b'{"id": "ok", "n": 3}\n{"id": oops}\n')
+    schema = StructType([*SCHEMA.fields, StructField("bad", StringType())])
+    rows = Run(spark, feed, tmp_path / "bad", columnNameOfCorruptRecord="bad").once(schema=schema)
+    assert sorted((r["id"] or "", r["bad"] or "") for r in rows) == [("", '{"id": oops}'), ("ok", "")]
+    feed = make_feed(moto)
+    feed.put_bytes("in/bad.json", b'{"id": "ok", "n": 3}\n{"id": oops}\n')
+    assert [r["id"] for r in Run(spark, feed, tmp_path / "drop", mode="DROPMALFORMED").once()] == ["ok"]
 
 
 def test_unknown_or_invalid_options_fail_at_start(moto: str, spark, tmp_path: Path) -> None:
     feed = make_feed(moto)
     with pytest.raises(PySparkException, match="unknown option.*maxfilespertriger"):
         Run(spark, feed, tmp_path, maxFilesPerTriger="5").once()
+    with pytest.raises(PySparkException, match="unknown option.*header"):  # a csv option on a json source
+        Run(spark, feed, tmp_path, header="true").once()
     with pytest.raises(PySparkException, match="option waitTimeSeconds='30': must be between 0 and 20"):
         Run(spark, feed, tmp_path, waitTimeSeconds="30").once()
+    with pytest.raises(PySparkException, match="option sqsFetchInterval='soon'"):
+        Run(spark, feed, tmp_path, sqsFetchInterval="soon").once()
+    with pytest.raises(PySparkException, match="option pathRegexFilter='\\('"):
+        Run(spark, feed, tmp_path, pathRegexFilter="(").once()
+    with pytest.raises(PySparkException, match="option fileFormat=nosuchformat"):
+        Run(spark, feed, tmp_path, fileFormat="nosuchformat").once()
+    with pytest.raises(PySparkException, match="need option bucket"):
+        Run(spark, feed, tmp_path, initialListing="true").once()
     with pytest.raises(PySparkException, match="fileFormat=json needs a schema"):
         Run(spark, feed, tmp_path).once(schema=None)
 
@@ -199,8 +266,8 @@ def test_unknown_or_invalid_options_fail_at_start(moto: str, spark, tmp_path: Pa
 def test_missing_object_fails_naming_it_unless_ignore_missing_files(moto: str, spark, tmp_path: Path) -> None:
     feed = make_feed(moto)
     kept = feed.put("kept.json", rows_of(["kept"]))
-    gone = feed.put("gone.json", rows_of(["gone"]))
-    feed.s3.delete_object(Bucket=feed.bucket, Key="gone.json")
+    gone = feed.put("gone file.json", rows_of(["gone"]))
+    feed.s3.delete_object(Bucket=feed.bucket, Key="gone file.json")
     run = Run(spark, feed, tmp_path, fileFormat="json")
     with pytest.raises(StreamingQueryException, match=f"{gone} was deleted before it was read"):
         run.once()
@@ -210,6 +277,7 @@ def test_missing_object_fails_naming_it_unless_ignore_missing_files(moto: str, s
     finally:
         spark.conf.unset("spark.sql.files.ignoreMissingFiles")
     assert [(r["id"], r["_file_path"]) for r in rows] == [("kept", kept)]
+    assert run.source_metrics()[0]["batchMissingFiles"] == "1"
 
 
 def test_redelivery_after_the_visibility_timeout_does_not_duplicate(moto: str, spark, tmp_path: Path) -> None:
@@ -224,7 +292,7 @@ def test_redelivery_after_the_visibility_timeout_does_not_duplicate(moto: str, s
             time.sleep(3)  # the messages of batch 0 become visible again meanwhile
 
     query = (
-        run.reader(SCHEMA_WITH_FILES)
+        run.reader(SCHEMA)
         .load()
         .writeStream.foreachBatch(slow_sink)
         .option("checkpointLocation", str(tmp_path / "checkpoint"))
@@ -236,14 +304,36 @@ def test_redelivery_after_the_visibility_timeout_does_not_duplicate(moto: str, s
         while len(rows) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(4)  # redelivered messages are polled, recognised as logged and deleted
-        uris.append(feed.put("slow/late.json", rows_of(["late"])))  # a next batch, which commits batch 0
+        uris.append(feed.put("slow/late.json", rows_of(["late"])))
         while len(rows) < 4 and time.monotonic() < deadline:
             time.sleep(0.5)
+        time.sleep(2)
     finally:
         query.stop()
     assert sorted(r["_file_path"] for r in rows) == sorted(uris)
-    # Only the last batch's message may remain (its source commit comes with the next batch).
-    assert all("late.json" in body for body in feed.queue_bodies(1.5))
+    assert feed.queue_bodies(1.5) == []  # every message deleted once its batch committed
+
+
+def test_initial_listing_then_backfill_listing_catch_files_never_announced(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto)
+    old = [feed.put(f"hist/old-{i}.json", rows_of([f"old{i}"]), bucket=feed.quiet_bucket) for i in range(3)]
+    feed.put("elsewhere/x.json", rows_of(["x"]), bucket=feed.quiet_bucket)
+    options = {"bucket": feed.quiet_bucket, "prefix": "hist/", "maxFilesPerTrigger": "2"}
+    run = Run(spark, feed, tmp_path, initialListing="true", backfillInterval="1s", **options)
+    assert sorted(by_file(run.once())) == sorted(old)  # in two batches of at most 2 files
+    assert len([m for m in run.source_metrics() if "batchFiles" in m]) == 2
+
+    # A file whose notification was lost: the next run's backfill listing (due: the interval has passed
+    # since the last listing, which the source keeps in its checkpoint) logs it.
+    lost = feed.put("hist/lost.json", rows_of(["lost"]), bucket=feed.quiet_bucket)
+    time.sleep(1.5)
+    assert by_file(run.once()) == {lost: ["lost"]}
+    assert max(int(m.get("backfilledFiles", 0)) for m in run.source_metrics()) == 1
+    # Its notification arriving late is recognised as the same object version (bucket, key, ETag).
+    etag = feed.s3.head_object(Bucket=feed.quiet_bucket, Key="hist/lost.json")["ETag"].strip('"')
+    feed.send({"Records": [s3_record(feed.quiet_bucket, "hist/lost.json", etag=etag)]})
+    assert run.once() == []
+    assert feed.queue_bodies(2.5) == []  # acknowledged: its file is in a committed batch
 
 
 def test_a_thousand_small_files(moto: str, spark, tmp_path: Path) -> None:
@@ -262,6 +352,9 @@ def test_a_thousand_small_files(moto: str, spark, tmp_path: Path) -> None:
     # messages would measure moto rather than the source.
     for first in range(0, 1000, 10):
         feed.send({"Records": [s3_record(feed.quiet_bucket, f"small/{i:04d}.json") for i in range(first, first + 10)]})
-    rows = Run(spark, feed, tmp_path, fileFormat="json", maxFilesPerTrigger="1000").once()
+    run = Run(spark, feed, tmp_path, fileFormat="json", maxFilesPerTrigger="400")
+    rows = run.once()
     assert sorted(r["n"] for r in rows) == list(range(1000))
     assert len({r["_file_path"] for r in rows}) == 1000
+    batches = [int(m["batchFiles"]) for m in run.source_metrics() if "batchFiles" in m]
+    assert sum(batches) == 1000 and max(batches) <= 410  # AvailableNow drains in batches within the limit

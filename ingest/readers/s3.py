@@ -1,4 +1,4 @@
-"""The s3-sqs source (ingest.readers.s3_sqs) reading a source's log files line by line."""
+"""The s3-sqs source (jvm/s3-sqs-source, docs/s3-sqs-source.md) reading a source's log files line by line."""
 
 from __future__ import annotations
 
@@ -9,22 +9,15 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from ingest.config import SourceConfig
+from ingest.readers import s3_sqs
 from sessionlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The source coordinates every S3 bronze table keeps (docs/contracts.md).
-METADATA = StructType(
-    [
-        StructField("_file_path", StringType()),
-        StructField("_file_size", LongType()),
-        StructField("_file_modification_time", TimestampType()),
-        StructField("_file_event_time", TimestampType()),
-    ]
-)
+# The source coordinates every S3 bronze table keeps (docs/contracts.md): the source's lineage columns.
+METADATA = s3_sqs.FILE_COLUMNS
 
 
 def aws_endpoint(settings: Settings) -> str | None:
@@ -42,13 +35,12 @@ def queue_url(settings: Settings, queue: str) -> str:
     return sqs_client(settings).get_queue_url(QueueName=queue)["QueueUrl"]
 
 
-def options(settings: Settings, source: SourceConfig, metadata_path: str) -> dict[str, str]:
+def options(settings: Settings, source: SourceConfig) -> dict[str, str]:
     s3 = source.s3_sqs
     opts = {
         "queueUrl": queue_url(settings, s3.queue),
         "fileFormat": "text",
         "region": settings.aws_region,
-        "metadataPath": metadata_path,
         **s3.extra,
     }
     endpoint = aws_endpoint(settings)
@@ -59,12 +51,10 @@ def options(settings: Settings, source: SourceConfig, metadata_path: str) -> dic
     return opts
 
 
-def read(spark: SparkSession, settings: Settings, source: SourceConfig, metadata_path: str) -> DataFrame:
+def read(spark: SparkSession, settings: Settings, source: SourceConfig) -> DataFrame:
     """The stream as the common envelope: `_value`, `_raw_bytes`, `_coordinates` and METADATA."""
-    from ingest.readers import s3_sqs
-
-    s3_sqs.register(spark)
-    stream = spark.readStream.format("s3-sqs").options(**options(settings, source, metadata_path)).load()
+    s3_sqs.require(spark)
+    stream = spark.readStream.format("s3-sqs").options(**options(settings, source)).load()
     return stream.select(
         F.col("value").alias("_value"),
         F.col("value").cast("binary").alias("_raw_bytes"),
