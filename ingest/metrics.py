@@ -1,8 +1,9 @@
 """Per-source, per-batch metrics: a StreamingQueryListener, the `ops.ingest_metrics` table, source status.
 
-The listener joins Spark's progress of each batch (rows/s, duration, Kafka offsets) with what the
-batch's writer measured (rows per table, quarantined, end-to-end latency) and the SQS backlog, logs
-one line, and queues a row; `MetricsSink.flush` appends queued rows to the Delta table.
+The listener joins Spark's progress of each batch (rows/s, duration, Kafka offsets, and the s3-sqs
+source's own metrics: SQS backlog, files and bytes, discovery latency) with what the batch's writer
+measured (rows per table, quarantined, end-to-end latency), logs one line, and queues a row;
+`MetricsSink.flush` appends queued rows to the Delta table.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +43,10 @@ METRICS_SCHEMA = StructType(
         StructField("quarantined", LongType()),
         StructField("kafka_lag", LongType()),
         StructField("sqs_backlog", LongType()),
+        StructField("s3_files", LongType()),
+        StructField("s3_bytes", LongType()),
+        StructField("discovery_latency_p50_ms", DoubleType()),
+        StructField("discovery_latency_max_ms", DoubleType()),
         StructField("latency_p50_ms", DoubleType()),
         StructField("latency_p95_ms", DoubleType()),
         StructField("error", StringType()),
@@ -67,12 +71,28 @@ def kafka_lag(end_offset: str | None, latest_offset: str | None) -> int | None:
     return lag
 
 
+def s3_sqs_metrics(metrics: dict[str, str] | None) -> dict[str, int | float | None]:
+    """The s3-sqs source's metrics in a batch's progress (`sources[].metrics`) as metrics columns."""
+    metrics = metrics or {}
+
+    def number(name: str, kind: type) -> int | float | None:
+        value = metrics.get(name)
+        return kind(value) if value not in (None, "") else None
+
+    return {
+        "sqs_backlog": number("backlog", int),
+        "s3_files": number("batchFiles", int),
+        "s3_bytes": number("batchBytes", int),
+        "discovery_latency_p50_ms": number("discoveryLatencyP50Ms", float),
+        "discovery_latency_max_ms": number("discoveryLatencyMaxMs", float),
+    }
+
+
 class IngestListener(StreamingQueryListener):
     """Records one metrics row and one log line per batch of every ingest query."""
 
-    def __init__(self, sources: dict[str, str], sqs_backlog: Callable[[str], int | None]) -> None:
+    def __init__(self, sources: dict[str, str]) -> None:
         self.sources = sources  # query name -> kind
-        self.sqs_backlog = sqs_backlog  # source name -> visible messages
         self._results: dict[tuple[str, int], BatchResult] = {}
         self._rows: list[dict] = []
         self._seen: dict[str, int] = {}
@@ -98,12 +118,13 @@ class IngestListener(StreamingQueryListener):
         with self._lock:
             result = self._results.pop((p.name, p.batchId), None)
         lag = None
-        backlog = None
+        s3 = s3_sqs_metrics(None)
         if self.sources[p.name] == "kafka":
             lags = [kafka_lag(s.endOffset, s.latestOffset) for s in p.sources]
             lag = sum(x for x in lags if x is not None) if any(x is not None for x in lags) else None
-        else:
-            backlog = self.sqs_backlog(p.name)
+        elif p.sources:
+            s3 = s3_sqs_metrics(p.sources[0].metrics)
+        backlog = s3["sqs_backlog"]
         latency = result.latency_ms if result else {}
         row = {
             "source": p.name,
@@ -122,17 +143,18 @@ class IngestListener(StreamingQueryListener):
             "rows_written": sum(result.rows_written.values()) if result else 0,
             "quarantined": result.quarantined if result else 0,
             "kafka_lag": lag,
-            "sqs_backlog": backlog,
+            **s3,
             "latency_p50_ms": latency.get("p50"),
             "latency_p95_ms": latency.get("p95"),
             "error": None,
         }
         log.info(
             "source=%s batch=%d input=%d in_rps=%.0f proc_rps=%.0f duration_ms=%d written=%d quarantined=%d "
-            "kafka_lag=%s sqs_backlog=%s latency_p50_ms=%s latency_p95_ms=%s",
+            "kafka_lag=%s sqs_backlog=%s s3_files=%s s3_bytes=%s discovery_max_ms=%s "
+            "latency_p50_ms=%s latency_p95_ms=%s",
             p.name, p.batchId, p.numInputRows, p.inputRowsPerSecond, p.processedRowsPerSecond, p.batchDuration,
-            row["rows_written"], row["quarantined"], lag, backlog,
-            _ms(row["latency_p50_ms"]), _ms(row["latency_p95_ms"]),
+            row["rows_written"], row["quarantined"], lag, backlog, s3["s3_files"], s3["s3_bytes"],
+            _ms(s3["discovery_latency_max_ms"]), _ms(row["latency_p50_ms"]), _ms(row["latency_p95_ms"]),
         )  # fmt: skip
         self._queue(row, p.name, p.batchId)
 
@@ -204,6 +226,10 @@ class SourceStatus:
     freshness_seconds: float | None  # now - last_data_at
     kafka_lag: int | None
     sqs_backlog: int | None
+    s3_files: int | None  # files and bytes of the last batch, discovery latency (S3 event -> batch)
+    s3_bytes: int | None
+    discovery_latency_p50_ms: float | None
+    discovery_latency_max_ms: float | None
     latency_p95_ms: float | None
     last_error: str | None
     last_error_at: datetime | None
@@ -246,6 +272,10 @@ def source_status(settings: Settings, spark: SparkSession) -> list[SourceStatus]
                 freshness_seconds=(now - data_at).total_seconds() if data_at else None,
                 kafka_lag=batch["kafka_lag"] if batch else None,
                 sqs_backlog=batch["sqs_backlog"] if batch else None,
+                s3_files=batch["s3_files"] if batch else None,
+                s3_bytes=batch["s3_bytes"] if batch else None,
+                discovery_latency_p50_ms=batch["discovery_latency_p50_ms"] if batch else None,
+                discovery_latency_max_ms=batch["discovery_latency_max_ms"] if batch else None,
                 latency_p95_ms=batch["latency_p95_ms"] if batch else None,
                 last_error=error["error"] if error else None,
                 last_error_at=_utc(error["at_us"]) if error else None,

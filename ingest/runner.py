@@ -80,13 +80,6 @@ def stop_gracefully(query: StreamingQuery, timeout: float = STOP_TIMEOUT_SECONDS
     query.stop()
 
 
-def _sqs_backlog(settings: Settings, queues: dict[str, str]):  # noqa: ANN202 - a closure
-    def backlog(source: str) -> int | None:
-        return s3.backlog(settings, queues[source])
-
-    return backlog
-
-
 def run(
     settings: Settings,
     spark: SparkSession,
@@ -102,8 +95,7 @@ def run(
     """
     stop = stop or threading.Event()
     prepared = {p.name: p for p in prepare(spark, settings, load_sources(config_dir, sources))}
-    queues = {p.name: p.config.s3_sqs.queue for p in prepared.values() if p.config.s3_sqs}
-    listener = IngestListener({p.name: p.config.kind for p in prepared.values()}, _sqs_backlog(settings, queues))
+    listener = IngestListener({p.name: p.config.kind for p in prepared.values()})
     sink = MetricsSink(spark, settings)
     report = IngestReport()
 

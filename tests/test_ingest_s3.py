@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from ingest.metrics import source_status
 from ingest.runner import run
 
 pytestmark = pytest.mark.stack
@@ -102,6 +103,11 @@ targets: [{table}]
     assert reasons[log_line(5, message="x" * 11)][0] == "oversized_value: message (over 10 characters)"
     assert reasons["oops"][0] == "unparsable_json: not a JSON object"
     assert reasons["oops"][1]["file"].endswith("/client/dt=2026-01-02/b.json.gz")
+
+    # The source's metrics reach ops.ingest_metrics and `sessionlake status` (last batch: one file).
+    status = {s.source: s for s in source_status(settings, spark)}[source]
+    assert status.sqs_backlog == 0 and status.s3_files == 1 and status.s3_bytes > 0
+    assert status.discovery_latency_max_ms >= status.discovery_latency_p50_ms > 0
 
     again = run(settings, spark, once=True, config_dir=directory)
     assert sum(again.rows_written.values()) == 0

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ingest.config import SourceConfig
 from ingest.readers import s3_sqs
 from sessionlake.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # The source coordinates every S3 bronze table keeps (docs/contracts.md): the source's lineage columns.
 METADATA = s3_sqs.FILE_COLUMNS
@@ -61,15 +57,3 @@ def read(spark: SparkSession, settings: Settings, source: SourceConfig) -> DataF
         F.to_json(F.struct(F.col("_file_path").alias("file"))).alias("_coordinates"),
         *[F.col(f.name) for f in METADATA.fields],
     )
-
-
-def backlog(settings: Settings, queue: str) -> int | None:
-    """Messages waiting in the queue (ApproximateNumberOfMessages), or None if SQS does not answer."""
-    try:
-        sqs = sqs_client(settings)
-        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-    except (BotoCoreError, ClientError) as exc:
-        log.warning("SQS backlog of %s unavailable: %s", queue, exc)
-        return None

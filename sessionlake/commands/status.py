@@ -37,12 +37,22 @@ def _print_sources(settings: Settings, spark: SparkSession) -> None:
     if not rows:
         print("  no ingest metrics yet (run `sessionlake ingest`)")
         return
-    print(f"  {'source':<16} {'freshness':>10} {'kafka lag':>10} {'sqs backlog':>12} {'p95 latency':>12}  last error")
+    print(
+        f"  {'source':<16} {'freshness':>10} {'kafka lag':>10} {'sqs backlog':>12} {'s3 files':>9} {'s3 MB':>8} "
+        f"{'discovery p50/max':>18} {'p95 latency':>12}  last error"
+    )
     for r in rows:
         error = f"{r.last_error_at:%F %T} {r.last_error[:60]}" if r.last_error else "-"
+        megabytes = None if r.s3_bytes is None else f"{r.s3_bytes / 1e6:.1f}"
+        discovery = (
+            "-"
+            if r.discovery_latency_max_ms is None
+            else f"{_cell(r.discovery_latency_p50_ms, 'ms')}/{_cell(r.discovery_latency_max_ms, 'ms')}"
+        )
         print(
             f"  {r.source:<16} {_cell(r.freshness_seconds, 's'):>10} {_cell(r.kafka_lag):>10} "
-            f"{_cell(r.sqs_backlog):>12} {_cell(r.latency_p95_ms, 'ms'):>12}  {error}"
+            f"{_cell(r.sqs_backlog):>12} {_cell(r.s3_files):>9} {_cell(megabytes):>8} {discovery:>18} "
+            f"{_cell(r.latency_p95_ms, 'ms'):>12}  {error}"
         )
 
 

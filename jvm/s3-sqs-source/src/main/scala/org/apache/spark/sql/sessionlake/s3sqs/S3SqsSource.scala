@@ -61,6 +61,7 @@ class S3SqsSource(
   private val pending = mutable.TreeMap[Long, ArrayBuffer[String]]()
   private var latestSegment = -1L
   private var committedSegment = -1L
+  private var previouslyCommitted = -1L // the end of the batch before the last committed one
   private var idleUntil = 0L
   private var availableNow = false
   private var drained = false
@@ -353,7 +354,10 @@ class S3SqsSource(
 
   override def commit(end: Offset): Unit = synchronized {
     val segment = segmentOf(end)
-    if (segment > committedSegment) committedSegment = segment
+    if (segment > committedSegment) {
+      previouslyCommitted = committedSegment
+      committedSegment = segment
+    }
     deleteCommitted()
     commitsSincePurge += 1
     if (commitsSincePurge >= PurgeEveryCommits) {
@@ -413,10 +417,12 @@ class S3SqsSource(
     }
   }
 
-  /** Delete log segments that are committed, older than dedupeRetention, and not the last batch. */
+  /** Delete log segments older than dedupeRetention that no batch can be asked for again: on restart
+   * Spark may call getBatch for the last committed batch, so its segments stay. */
   private def purge(): Unit = {
     expire()
-    val threshold = math.min(segmentTimes.headOption.map(_._1).getOrElse(latestSegment + 1), committedSegment)
+    val threshold = math.min(
+      segmentTimes.headOption.map(_._1).getOrElse(latestSegment + 1), previouslyCommitted + 1)
     if (threshold > 0) discoveryLog.purge(threshold)
   }
 
