@@ -121,7 +121,7 @@ def prepare_source(spark: SparkSession, settings: Settings, source: SourceConfig
     for route in routes:
         schema = StructType([*output.select(*route.columns).schema.fields, *INGEST_COLUMNS.fields])
         try:
-            ensure_table(spark, route.name, route.path, schema)
+            ensure_table(spark, route.name, route.path, schema, pii=source.pii)
         except TableSchemaError as exc:
             raise ConfigError([f"{source.file}: schema: {exc}"]) from exc
     return PreparedSource(source, rules, routes, settings.checkpoints / source.name)

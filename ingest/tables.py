@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
-from pyspark.sql.types import BinaryType, DateType, LongType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import (
+    BinaryType,
+    DateType,
+    LongType,
+    NumericType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampNTZType,
+    TimestampType,
+)
 
 BRONZE = "bronze"
 QUARANTINE = "quarantine"
@@ -22,6 +33,15 @@ TABLE_PROPERTIES = {
     "delta.logRetentionDuration": "interval 30 days",
     "delta.deletedFileRetentionDuration": "interval 7 days",
 }
+
+# Delta writes min/max statistics of the first 32 columns into the transaction log (`add` actions and
+# checkpoints), where they outlive a DELETE until log cleanup. Bronze tables name their statistics
+# columns instead: every column Delta can index except the source's declared PII fields and the raw
+# record columns (which hold the PII too). See docs/pii.md, "What the transaction log keeps".
+STATS_COLUMNS = "delta.dataSkippingStatsColumns"
+RAW_RECORD_COLUMNS = ("_raw", "_rescued_data")
+PARTITION_COLUMN = "_ingest_date"
+_INDEXABLE = (StringType, NumericType, DateType, TimestampType, TimestampNTZType)  # Delta refuses others
 
 INGEST_COLUMNS = StructType(
     [
@@ -50,11 +70,31 @@ def nullable(schema: StructType) -> StructType:
     return StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
 
 
-def ensure_table(spark: SparkSession, name: str, path: Path, schema: StructType) -> None:
+def stats_columns(schema: StructType, pii: Collection[str]) -> str:
+    """The value of delta.dataSkippingStatsColumns: the indexable columns of `schema` that are neither
+    declared PII, nor a raw record column, nor the partition column (Delta refuses those)."""
+    excluded = {c.lower() for c in (*pii, *RAW_RECORD_COLUMNS, PARTITION_COLUMN)}
+    return ",".join(
+        f"`{f.name}`" for f in schema.fields if f.name.lower() not in excluded and isinstance(f.dataType, _INDEXABLE)
+    )
+
+
+def exclude_pii_from_stats(spark: SparkSession, table: str, schema: StructType, pii: Collection[str]) -> None:
+    """Set delta.dataSkippingStatsColumns on an existing table (`table`: a name or delta.`<path>`) unless
+    it already has the value. Files written before keep their statistics until rewritten (docs/pii.md)."""
+    wanted = stats_columns(schema, pii)
+    properties = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
+    if properties.get(STATS_COLUMNS) != wanted:
+        spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('{STATS_COLUMNS}' = '{wanted}')")
+
+
+def ensure_table(spark: SparkSession, name: str, path: Path, schema: StructType, pii: Collection[str] = ()) -> None:
     """Create the Delta table at `path` registered as `name` (schema.table), or add the new columns.
 
     Columns are only ever added: a column whose type changed raises TableSchemaError; a column no
-    longer configured stays in the table and is null in new rows.
+    longer configured stays in the table and is null in new rows. The `pii` columns (and the raw
+    record columns) never get file statistics in the Delta log: delta.dataSkippingStatsColumns names
+    every other indexable column, and is updated when columns are added.
     """
     schema_name = name.split(".")[0]
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema_name}")
@@ -68,7 +108,7 @@ def ensure_table(spark: SparkSession, name: str, path: Path, schema: StructType)
     if not DeltaTable.isDeltaTable(spark, str(path)):
         for key, value in TABLE_PROPERTIES.items():
             builder = builder.property(key, value)
-        builder.execute()
+        builder.property(STATS_COLUMNS, stats_columns(nullable(schema), pii)).execute()
         return
     if not spark.catalog.tableExists(name):
         builder.execute()  # the table exists by path: register it
@@ -90,3 +130,4 @@ def ensure_table(spark: SparkSession, name: str, path: Path, schema: StructType)
     if added:
         columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in added)
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+    exclude_pii_from_stats(spark, f"delta.`{path}`", DeltaTable.forPath(spark, str(path)).toDF().schema, pii)

@@ -13,6 +13,8 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType
 
+from ingest.config import load_sources
+from ingest.tables import STATS_COLUMNS, exclude_pii_from_stats, stats_columns
 from sessionlake.settings import Settings
 
 PAYLOAD = {
@@ -44,15 +46,25 @@ def bronze_schema(table: str) -> StructType:
     return StructType.fromDDL(f"{PAYLOAD[table]}, {METADATA}, {SOURCE_KIND[table]}")
 
 
+def declared_pii() -> dict[str, tuple[str, ...]]:
+    """Bronze table -> the PII fields its ingest source declares (`pii:` in ingest/sources/*.yml)."""
+    return {target.table: source.pii for source in load_sources() for target in source.targets}
+
+
 def create_bronze_tables(spark: SparkSession, settings: Settings) -> None:
-    """Create the four bronze Delta tables by path (partitioned by _ingest_date), registered as bronze.<t>."""
+    """Create the four bronze Delta tables by path (partitioned by _ingest_date), registered as bronze.<t>,
+    with the declared PII fields kept out of the Delta log's file statistics, as ingest creates them."""
     spark.sql("create database if not exists bronze")
+    pii = declared_pii()
     for table in PAYLOAD:
         path = settings.bronze_path(table)
+        stats = stats_columns(bronze_schema(table), pii[table])
         spark.sql(
             f"create table if not exists bronze.{table} ({PAYLOAD[table]}, {METADATA}, {SOURCE_KIND[table]})"
             f" using delta partitioned by (_ingest_date) location '{path}'"
+            f" tblproperties ('{STATS_COLUMNS}' = '{stats}')"
         )
+        exclude_pii_from_stats(spark, f"bronze.{table}", bronze_schema(table), pii[table])
 
 
 def append_bronze(
