@@ -5,6 +5,7 @@ every layer, every old table version and the index, and audits it without PII.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sessionlake.privacy import apply_retention, forget
 from sessionlake.transform import build
 from sessionlake.transform.bronze import append_bronze, create_bronze_tables
 from sessionlake.transform.pii import pseudonymize
+from sessionlake.transform.runner import invoke
 
 INDEX = "sessions_pii_test"
 TABLES = {
@@ -29,6 +31,7 @@ TABLES = {
 }
 TIME_FIELDS = ("event_time", "log_time")
 PII = ("user_id", "email", "ip_address")
+DENY_LISTS = ("forgotten_players", "forgotten_sessions")
 
 
 def bronze_rows(record: dict) -> dict:
@@ -36,10 +39,11 @@ def bronze_rows(record: dict) -> dict:
 
 
 def strings_in_lake_files(root: Path) -> set[str]:
-    """Every string value in every Parquet data file under `root`: current and old versions, change data."""
+    """Every string value in every Parquet data file under `root`: current and old versions, change data
+    (the deny-lists apart: they hold pseudonymous keys and session ids by design)."""
     values: set[str] = set()
     for path in root.rglob("*.parquet"):
-        if "_delta_log" in path.parts:
+        if "_delta_log" in path.parts or set(DENY_LISTS) & set(path.parts):
             continue
         for column in pq.read_table(path).to_pylist():
             values.update(str(v) for v in column.values() if v is not None)
@@ -111,19 +115,66 @@ def test_the_vault_holds_every_player_encrypted_with_their_own_key(lake, spark):
     assert all(p["user_id"].encode() not in bytes(p["user_id_encrypted"]) for p in players)
 
 
-def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark, settings):
-    secret = os.environ["SESSIONLAKE_PII_SECRET"]
+def player_values(lake: dict, user_id: str) -> tuple[set[str], set[str]]:
+    """The raw PII values unique to the player, and their links (pseudonymous key, session ids)."""
     records = lake["records"]
-    user_id = sorted(lake["pii"]["user_id"])[0]
-    user_key = pseudonymize(user_id, secret)
     sessions = {r.session_id for r in records if r.event.get("user_id") == user_id}
     own = [r.event for r in records if r.session_id in sessions]
-    erased = {user_id, user_key} | sessions | {e["email"] for e in own if e.get("email")}
-    erased |= {e["ip_address"] for e in own if e.get("ip_address")}
-    # Other players may share an IP or nothing; only values unique to the forgotten player are checked.
-    others = [r.event for r in records if r.session_id not in sessions]
-    erased -= {str(v) for e in others for v in e.values()}
-    assert user_key in {r["user_key"] for r in spark.table("gold.sessions").collect()}
+    raw = {user_id} | {e[f] for e in own for f in ("email", "ip_address") if e.get(f)}
+    # Other players may share an IP; only values unique to the forgotten player are checked.
+    raw -= {str(v) for r in records if r.session_id not in sessions for v in r.event.values()}
+    return raw, {pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])} | sessions
+
+
+def table_values(spark, schemas=("bronze", "silver", "gold", "pii")) -> dict[str, set[str]]:
+    """Every value of every table of `schemas`, by table (the deny-lists apart: they hold keys by design)."""
+    values = {}
+    for schema in schemas:
+        for table in spark.catalog.listTables(schema):
+            if table.isTemporary or table.name in DENY_LISTS:
+                continue
+            values[f"{schema}.{table.name}"] = {
+                str(v) for row in spark.table(f"{schema}.{table.name}").collect() for v in row
+            }
+    return values
+
+
+def raw_in_lake_files(root: Path, raw: set[str]) -> list[str]:
+    """Files under `root` (data, change data, _delta_log commits, checkpoints, checksums) holding a raw value."""
+    found = []
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            text = str(pq.read_table(path).to_pylist())
+        else:
+            text = path.read_bytes().decode("utf-8", errors="ignore")
+        found += [f"{path.relative_to(root)}: {value}" for value in raw if value in text]
+    return found
+
+
+def test_bronze_tables_keep_pii_out_of_the_delta_log_statistics(lake, spark, tmp_path):
+    properties = {r["key"]: r["value"] for r in spark.sql("show tblproperties bronze.session_events").collect()}
+    stats = properties["delta.dataSkippingStatsColumns"].replace("`", "").split(",")
+    assert {"event_id", "session_id", "_ingested_at"} <= set(stats)
+    assert not {"user_id", "email", "ip_address", "_raw", "_rescued_data"} & set(stats)
+    # Why erasure deletes with MERGE: a Delta DELETE writes its predicate, literal included, into the log.
+    spark.sql(f"create table default.delete_probe (user_id string) using delta location '{tmp_path / 'probe'}'")
+    try:
+        spark.sql("insert into default.delete_probe values ('probe-user-1')")
+        spark.sql("delete from default.delete_probe where user_id = 'probe-user-1'")
+        predicate = spark.sql("describe history default.delete_probe limit 1").first()["operationParameters"]
+        assert "probe-user-1" in predicate["predicate"]
+    finally:
+        spark.sql("drop table default.delete_probe")
+
+
+def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark, settings):
+    user_id = sorted(lake["pii"]["user_id"])[0]
+    raw, links = player_values(lake, user_id)
+    user_key = pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])
+    sessions = links - {user_key}
+    assert raw and user_key in {r["user_key"] for r in spark.table("gold.sessions").collect()}
     gold_before = spark.sql("describe history gold.sessions limit 1").first()["version"]
     other_sessions = spark.table("gold.sessions").where(f"user_key != '{user_key}'").count()
 
@@ -135,15 +186,16 @@ def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark,
     assert report.documents_deleted == len(sessions)
     assert report.history_purged
     # Current data: nothing of the player in any table, everyone else untouched.
-    for schema in ("bronze", "silver", "gold", "pii"):
-        for table in spark.catalog.listTables(schema):
-            if table.isTemporary:
-                continue
-            values = {str(v) for row in spark.table(f"{schema}.{table.name}").collect() for v in row}
-            assert not erased & values, table.name
+    for table, values in table_values(spark).items():
+        assert not (raw | links) & values, table
     assert spark.table("gold.sessions").count() == other_sessions
-    # History: no data file of any version (nor change data) still holds the player.
-    assert not erased & strings_in_lake_files(settings.lake)
+    # The deny-lists: the pseudonymous key and the session ids, never a raw value.
+    assert user_key in {r["user_key"] for r in spark.table("pii.forgotten_players").collect()}
+    assert sessions <= {r["session_id"] for r in spark.table("pii.forgotten_sessions").collect()}
+    # History: no data file of any version (nor change data) still holds the player, and no file at all,
+    # transaction log included (statistics, commit info), holds a raw value.
+    assert not (raw | links) & strings_in_lake_files(settings.lake)
+    assert raw_in_lake_files(settings.lake, raw) == []
     with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):  # noqa: B017
         spark.sql(f"select * from gold.sessions version as of {gold_before}").collect()
     # The index: the player's documents are gone, the others stay.
@@ -153,8 +205,14 @@ def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark,
     # The audit row: counts and the request id, no PII and no pseudonymous key.
     audit = spark.table("pii.erasure_audit").where("request_id = 'ticket-1'").collect()
     assert len(audit) == 1 and audit[0]["rows_deleted"]["gold.sessions"] == len(sessions)
-    assert not (erased | {user_id, user_key}) & {str(v) for v in audit[0].asDict().values()}
+    assert audit[0]["documents_deleted"] == len(sessions) and audit[0]["keys_destroyed"] == 1
+    assert not (raw | links) & {str(v) for v in audit[0].asDict().values()}
     assert not any(user_key in str(v) or user_id in str(v) for v in audit[0]["rows_deleted"])
+
+
+def deny_list_values(spark) -> set[str]:
+    """Values of the deny-lists (pseudonymous keys and session ids; their Parquet files hold them too)."""
+    return {str(v) for table in DENY_LISTS for row in spark.table(f"pii.{table}").collect() for v in row}
 
 
 def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, settings):
@@ -167,11 +225,75 @@ def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, se
     assert spark.table("pii.erasure_audit").count() == 2
 
 
+def test_late_data_of_a_forgotten_player_does_not_bring_them_back(lake, spark, settings):
+    user_id = sorted(lake["pii"]["user_id"])[0]
+    raw, links = player_values(lake, user_id)
+    user_key = pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])
+    old_session = sorted(links - {user_key})[0]
+    late = {
+        # a late log file of a forgotten session (no player id in it), a late session event, and billing
+        # of a session nobody had seen before forget
+        "client_logs": [{"event_id": "late-log-1", "session_id": old_session, "log_time": dt.datetime(2024, 5, 1),
+                         "level": "ERROR", "ip_address": "203.0.113.77", "crashed": True}],
+        "session_events": [{"event_id": "late-se-1", "event_type": "heartbeat", "event_time": dt.datetime(2024, 5, 1),
+                            "session_id": old_session, "user_id": user_id, "email": "late-mail@example.org",
+                            "ip_address": "203.0.113.77"}],
+        "billing_logs": [{"event_id": "late-bill-1", "session_id": "late-new-session", "user_id": user_id,
+                          "billed_minutes": 3, "tier": "free"}],
+    }  # fmt: skip
+    raw |= {"late-mail@example.org", "203.0.113.77"}
+    links |= {"late-new-session", "late-log-1", "late-se-1", "late-bill-1"}
+    for table, rows in late.items():
+        append_bronze(spark, table, rows, batch_id=50)
+
+    result = build(settings, spark)
+    assert result.success, result.failures
+    export(settings, spark, once=True)
+
+    for table, values in table_values(spark, ("silver", "gold", "pii")).items():
+        assert not (raw | links) & values, table
+    documents = index_documents(settings)
+    assert not (raw | links) & {str(v) for doc in documents for v in doc.values() if v is not None}
+    assert not raw & deny_list_values(spark)
+    # Bronze retention also erases the late bronze rows of forgotten players and sessions, and purges them.
+    report = apply_retention(settings, spark, days=7)
+    assert report.forgotten_rows_deleted["bronze.session_events"] == 1
+    assert report.forgotten_rows_deleted["bronze.client_logs"] == 1
+    assert report.forgotten_rows_deleted["bronze.billing_logs"] == 1
+    assert report.history_purged
+    for table, values in table_values(spark, ("bronze",)).items():
+        assert not (raw | links) & values, table
+    assert raw_in_lake_files(settings.lake / "bronze", raw) == []
+
+
+def test_the_forget_player_run_operation_alone_and_the_exporter_erase_the_player(lake, spark, settings):
+    user_id = sorted(lake["pii"]["user_id"])[1]
+    raw, links = player_values(lake, user_id)
+    user_key = pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])
+    sessions = links - {user_key}
+    assert sessions <= {d["session_id"] for d in index_documents(settings)}
+
+    args = json.dumps({"user_id": user_id, "request_id": "dbt-only-1"})
+    result = invoke(settings, ["run-operation", "forget_player", "--args", args])
+
+    assert result.success, result.exception
+    for table, values in table_values(spark).items():
+        assert not (raw | links) & values, table
+    audit = spark.table("pii.erasure_audit").where("request_id = 'dbt-only-1'").collect()
+    assert len(audit) == 1 and audit[0]["keys_destroyed"] == 1 and audit[0]["documents_deleted"] is None
+    # The index is not reached from dbt: the exporter's next run deletes the documents (the gold deletes
+    # in the change data feed, or, once vacuumed, its snapshot fallback).
+    export(settings, spark, once=True)
+    documents = index_documents(settings)
+    assert documents and not sessions & {d["session_id"] for d in documents}
+    assert not (raw | links) & {str(v) for doc in documents for v in doc.values() if v is not None}
+
+
 def test_bronze_retention_deletes_and_purges_old_rows(lake, spark, settings):
     old = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=9)
     marker = {"event_id": "old-1", "session_id": "old-session", "user_id": "retention-victim", "billed_minutes": 1}
     append_bronze(spark, "billing_logs", [marker], ingested_at=old, batch_id=99)
-    report = apply_retention(spark, days=7)
+    report = apply_retention(settings, spark, days=7)
     assert report.rows_deleted["bronze.billing_logs"] == 1 and report.history_purged
     assert spark.table("bronze.billing_logs").where("user_id = 'retention-victim'").count() == 0
     assert "retention-victim" not in strings_in_lake_files(settings.bronze_path("billing_logs"))

@@ -1,7 +1,8 @@
 {#-
     The silver model's new input from a bronze source: rows in the incremental window
-    (ingested_since_last_load), one per event id (its first arrival: Delta refuses a merge where several
-    source rows match one target row), minus rows already loaded (not_yet_loaded). Shared by every
+    (ingested_since_last_load) of players and sessions not forgotten (not_forgotten), one per event id
+    (its first arrival: Delta refuses a merge where several source rows match one target row), minus
+    rows already loaded (not_yet_loaded). Shared by every
     stg_<service>__<entity> model; the model itself only renames, types and protects PII.
 -#}
 {% macro new_bronze_events(source_name, table_name, unique_key='event_id') -%}
@@ -11,10 +12,11 @@
                 select
                     *,
                     row_number() over (partition by {{ unique_key }} order by _ingested_at, _batch_id) as arrival
-                from {{ source(source_name, table_name) }}
+                from {{ source(source_name, table_name) }} as bronze_rows
                 where
                     {{ unique_key }} is not null
                     and {{ ingested_since_last_load() }}
+                    and {{ not_forgotten(source_name, table_name, 'bronze_rows') }}
             ) as numbered
             where arrival = 1
         )

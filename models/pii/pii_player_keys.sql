@@ -2,7 +2,8 @@
     One data key per player, wrapped with the master key. Insert-only: a player gets a key the first time
     the vault sees them and keeps it (never re-keyed, never rebuilt: full_refresh=false). `sessionlake
     forget` destroys a key by deleting its row and vacuuming, which makes every ciphertext of that player
-    unreadable, in every table version and copy. Reads the bronze window of pii.pii_players.
+    unreadable, in every table version and copy. Reads the bronze window of pii.pii_players; a
+    forgotten player (pii.forgotten_players) never gets a key again.
 -#}
 {{
     config(
@@ -23,13 +24,19 @@
 with
 
 session_events as (
-    select user_id from {{ source('session_manager', 'session_events') }}
-    where user_id is not null and {{ pii_ingested_since(players) }}
+    select user_id from {{ source('session_manager', 'session_events') }} as bronze_rows
+    where
+        user_id is not null
+        and {{ pii_ingested_since(players) }}
+        and {{ not_forgotten('session_manager', 'session_events', 'bronze_rows') }}
 ),
 
 billing_logs as (
-    select user_id from {{ source('billing', 'billing_logs') }}
-    where user_id is not null and {{ pii_ingested_since(players) }}
+    select user_id from {{ source('billing', 'billing_logs') }} as bronze_rows
+    where
+        user_id is not null
+        and {{ pii_ingested_since(players) }}
+        and {{ not_forgotten('billing', 'billing_logs', 'bronze_rows') }}
 ),
 
 user_ids as (

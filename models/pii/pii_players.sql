@@ -4,7 +4,8 @@
     only as ciphertext. Values are the latest received (by ingestion, then event time); a window without
     an e-mail or IP (billing rows) keeps the stored one. Only players with bronze rows ingested after
     their stored row are merged, so a build without new data merges nothing (the lookback re-reads rows
-    the vault already holds; ciphertexts cannot be compared, their random IVs differ every time).
+    the vault already holds; ciphertexts cannot be compared, their random IVs differ every time). Rows
+    of forgotten players and sessions (the deny-lists) are never read.
 -#}
 {{
     config(
@@ -27,8 +28,11 @@ session_events as (
         ip_address,
         event_time,
         _ingested_at
-    from {{ source('session_manager', 'session_events') }}
-    where user_id is not null and {{ pii_ingested_since(this if is_incremental() else none) }}
+    from {{ source('session_manager', 'session_events') }} as bronze_rows
+    where
+        user_id is not null
+        and {{ pii_ingested_since(this if is_incremental() else none) }}
+        and {{ not_forgotten('session_manager', 'session_events', 'bronze_rows') }}
 ),
 
 billing_logs as (
@@ -38,8 +42,11 @@ billing_logs as (
         cast(null as string) as ip_address,
         cast(null as timestamp) as event_time,
         _ingested_at
-    from {{ source('billing', 'billing_logs') }}
-    where user_id is not null and {{ pii_ingested_since(this if is_incremental() else none) }}
+    from {{ source('billing', 'billing_logs') }} as bronze_rows
+    where
+        user_id is not null
+        and {{ pii_ingested_since(this if is_incremental() else none) }}
+        and {{ not_forgotten('billing', 'billing_logs', 'bronze_rows') }}
 ),
 
 received_rows as (

@@ -21,8 +21,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from sessionlake.privacy import apply_retention
     from sessionlake.spark import get_session
 
-    report = apply_retention(get_session(settings, "sessionlake-retention"), days=args.days)
+    report = apply_retention(settings, get_session(settings, "sessionlake-retention"), days=args.days)
     print(
-        json.dumps({"days": report.days, "rows_deleted": report.rows_deleted, "history_purged": report.history_purged})
+        json.dumps(
+            {
+                "days": report.days,
+                "rows_deleted": report.rows_deleted,
+                "forgotten_rows_deleted": report.forgotten_rows_deleted,
+                "history_purged": report.history_purged,
+            }
+        )
     )
     return 0

@@ -49,5 +49,3 @@ class PrivacyConfig:
     bronze_retention_days: int = field(default_factory=lambda: _days("SESSIONLAKE_BRONZE_RETENTION_DAYS", 7))
     lock_timeout_seconds: float = 900.0  # how long forget waits for a running dbt build to finish
     conflict_retries: int = 8  # Delta commit conflicts with concurrent writers, retried with backoff
-    audit_table: str = "pii.erasure_audit"
-    schemas: tuple[str, ...] = ("bronze", "silver", "gold", "pii")

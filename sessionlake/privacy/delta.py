@@ -1,5 +1,4 @@
-"""Delta operations of erasure and retention: deletes that log no PII, retried on conflicts, and purges
-of every older table version's files."""
+"""Delta helpers of bronze retention: the Delta tables of a schema, and retries on commit conflicts."""
 
 from __future__ import annotations
 
@@ -13,8 +12,6 @@ from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
 @dataclass(frozen=True)
@@ -60,42 +57,3 @@ def with_retries(action: Callable[[], T], retries: int, what: str) -> T:
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
     raise AssertionError("unreachable")
-
-
-def merge_delete(spark: SparkSession, table: str, victims_view: str, condition: str, retries: int) -> int:
-    """Delete the rows of `table` matching `victims_view` on `condition` (over aliases t and v).
-
-    A MERGE, not a DELETE: Delta logs a DELETE's predicate with its literal values, while a MERGE logs
-    only `condition`, so no identifier of the player lands in the transaction log."""
-    statement = f"merge into {table} as t using {victims_view} as v on {condition} when matched then delete"
-    row = with_retries(lambda: spark.sql(statement).first(), retries, f"delete from {table}")
-    return int(row["num_deleted_rows"]) if row is not None else 0
-
-
-def purge_history(spark: SparkSession, table: str, writers_paused: bool, retries: int) -> bool:
-    """Physically delete the files that only older versions of `table` use; True when all of them went.
-
-    Deletion vectors are purged first (a delete behind a deletion vector leaves the row in its file).
-    `VACUUM ... LITE RETAIN 0 HOURS` deletes exactly the files the log marks as removed, never a file a
-    concurrent writer has written but not yet committed, so it is safe while ingest appends. When LITE
-    cannot run (log entries already cleaned up), FULL with zero retention is used only if no writer can
-    be in flight (`writers_paused`); else FULL keeps an hour for in-flight files and this returns False.
-    """
-    properties = {r["key"]: r["value"] for r in spark.sql(f"show tblproperties {table}").collect()}
-    if properties.get("delta.enableDeletionVectors", "false").lower() == "true":
-        with_retries(lambda: spark.sql(f"reorg table {table} apply (purge)").collect(), retries, f"purge {table}")
-    previous = spark.conf.get(_RETENTION_CHECK, "true")
-    spark.conf.set(_RETENTION_CHECK, "false")
-    try:
-        try:
-            spark.sql(f"vacuum {table} lite retain 0 hours").collect()
-            return True
-        except Exception as exc:
-            if "DELTA_CANNOT_VACUUM_LITE" not in str(exc):
-                raise
-        hours = 0 if writers_paused else 1
-        log.warning("%s: VACUUM LITE impossible (log cleaned up); VACUUM FULL RETAIN %d HOURS", table, hours)
-        spark.sql(f"vacuum {table} retain {hours} hours").collect()
-        return writers_paused
-    finally:
-        spark.conf.set(_RETENTION_CHECK, previous)

@@ -1,5 +1,6 @@
-"""Bronze retention of raw PII: bronze rows older than N days (default 7) are deleted and purged from
-every table version. Silver, gold and the vault keep what was built from them."""
+"""Bronze retention of raw PII: bronze rows older than N days (default 7) are deleted, so are bronze rows
+of forgotten players and sessions (late data that arrived after an erasure), and both are purged from
+every table version. Silver, gold and the vault keep what was built from the old rows."""
 
 from __future__ import annotations
 
@@ -8,32 +9,42 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from sessionlake.privacy.config import PrivacyConfig
-from sessionlake.privacy.delta import delta_tables, purge_history, with_retries
+from sessionlake.privacy.delta import delta_tables, with_retries
+from sessionlake.privacy.operations import OperationError, run_operation
+from sessionlake.settings import Settings
 
 
 @dataclass(frozen=True)
 class RetentionReport:
     days: int
-    rows_deleted: dict[str, int] = field(default_factory=dict)
+    rows_deleted: dict[str, int] = field(default_factory=dict)  # older than the retention
+    forgotten_rows_deleted: dict[str, int] = field(default_factory=dict)  # of forgotten players and sessions
     history_purged: bool = True
 
 
 def apply_retention(
-    spark: SparkSession, days: int | None = None, config: PrivacyConfig | None = None
+    settings: Settings, spark: SparkSession, days: int | None = None, config: PrivacyConfig | None = None
 ) -> RetentionReport:
     """Delete every bronze row ingested more than `days` days ago (whole `_ingest_date` partitions, a
-    metadata-only delete) and vacuum, safely beside a running ingest."""
+    metadata-only delete), then the bronze rows of forgotten players and sessions and vacuum (the
+    erase_forgotten run-operation), safely beside a running ingest."""
     config = config or PrivacyConfig()
     days = config.bronze_retention_days if days is None else days
     if days < 1:
         raise ValueError(f"bronze retention must be at least 1 day, got {days}")
     rows: dict[str, int] = {}
-    purged = True
     for table in delta_tables(spark, "bronze"):
         if "_ingest_date" not in table.columns:
             continue
         statement = f"delete from {table.name} where _ingest_date < date_sub(current_date(), {days})"
         row = with_retries(lambda s=statement: spark.sql(s).first(), config.conflict_retries, statement)
         rows[table.name] = int(row["num_affected_rows"]) if row is not None else 0
-        purged &= purge_history(spark, table.name, writers_paused=False, retries=config.conflict_retries)
-    return RetentionReport(days=days, rows_deleted=rows, history_purged=purged)
+    erased = run_operation(settings, spark, "erase_forgotten", {"schemas": ["bronze"]}, config.conflict_retries)
+    if erased is None:
+        raise OperationError("erase_forgotten logged no report")
+    return RetentionReport(
+        days=days,
+        rows_deleted=rows,
+        forgotten_rows_deleted=erased["rows_deleted"],
+        history_purged=erased["history_purged"],
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dbt.cli.main import dbtRunner
 from pyspark.sql import SparkSession
@@ -33,10 +35,11 @@ class BuildResult:
     failures: list[str] = field(default_factory=list)  # "<node>: <message>" of errored or failed nodes
 
 
-def invoke(settings: Settings, args: list[str]) -> object:
-    """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult."""
+def invoke(settings: Settings, args: list[str], callbacks: list[Callable[[Any], None]] | None = None) -> object:
+    """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult. `callbacks` receive
+    every dbt event (e.g. the messages a run-operation's macro logs)."""
     project = dbt_project(settings)
-    return dbtRunner().invoke([*args, *project.flags()])
+    return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])
 
 
 def build(

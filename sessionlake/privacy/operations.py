@@ -1,0 +1,60 @@
+"""The privacy run-operations of the dbt project (macros/privacy/), run in-process on the caller's
+SparkSession, retried on Delta commit conflicts (they are idempotent), with the report the macro logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from sessionlake.privacy.delta import is_conflict
+from sessionlake.settings import Settings
+from sessionlake.transform.runner import invoke
+
+log = logging.getLogger(__name__)
+
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+
+
+class OperationError(RuntimeError):
+    """A privacy run-operation failed; it is idempotent, so running it again is safe."""
+
+
+def _failure(result: Any) -> str:
+    """What a failed dbt invocation says: its exception, or the run-operation's error message."""
+    messages = [str(getattr(r, "message", "") or "") for r in (getattr(result, "result", None) or [])]
+    text = " ".join(m for m in [str(result.exception or ""), *messages] if m)
+    return text or "see the dbt log"
+
+
+def run_operation(
+    settings: Settings, spark: SparkSession, macro: str, args: dict[str, Any], retries: int
+) -> dict[str, Any] | None:
+    """`dbt run-operation <macro> --args <args>`; returns the JSON report the macro logs as `<macro>: {...}`
+    (the last one), if any. The macros disable Delta's vacuum retention check for their zero-retention
+    VACUUMs; the session's setting is restored here whatever happens."""
+    reports: list[dict[str, Any]] = []
+
+    def collect(event: Any) -> None:
+        if event.info.name == "JinjaLogInfo" and event.data.msg.startswith(f"{macro}: {{"):
+            reports.append(json.loads(event.data.msg.split(": ", 1)[1]))
+
+    previous = spark.conf.get(_RETENTION_CHECK, "true")
+    delay = 0.5
+    try:
+        for attempt in range(retries + 1):
+            result = invoke(settings, ["run-operation", macro, "--args", json.dumps(args)], callbacks=[collect])
+            if result.success:
+                return reports[-1] if reports else None
+            message = _failure(result)
+            if attempt == retries or not is_conflict(RuntimeError(message)):
+                raise OperationError(f"dbt run-operation {macro} failed: {message}")
+            log.warning("%s: concurrent commit, retry %d/%d in %.1fs", macro, attempt + 1, retries, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+    finally:
+        spark.conf.set(_RETENTION_CHECK, previous)
+    raise AssertionError("unreachable")
