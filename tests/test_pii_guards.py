@@ -8,11 +8,22 @@ from pathlib import Path
 
 import pytest
 from dbt.cli.main import dbtRunner
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DateType,
+    DoubleType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
+from ingest.tables import stats_columns
 from sessionlake.privacy.config import PrivacyConfigError, master_key
 from sessionlake.settings import REPO_ROOT
 from sessionlake.transform import build
-from sessionlake.transform.bronze import create_bronze_tables
+from sessionlake.transform.bronze import append_bronze, create_bronze_tables
 from sessionlake.transform.runner import invoke
 
 MASTER_KEY_CONF = "spark.sessionlake.pii.masterkey"
@@ -40,6 +51,19 @@ def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, sett
     assert not result.success
     assert "leaky_players exposes declared PII column(s) user_id" in failures(result)
     assert not spark.catalog.tableExists("silver.leaky_players")
+    # Renamed, through a CTE, upper-cased: the value check finds the raw ids in the output.
+    append_bronze(spark, "billing_logs", [{"event_id": "guard-1", "session_id": "guard-s", "user_id": "Guard-User-1"}])
+    for leaky_sql in (
+        "select session_id, user_id as player from {{ source('billing', 'billing_logs') }}\n",
+        "with billed as (select session_id, upper(user_id) as who from {{ source('billing', 'billing_logs') }})\n"
+        "select billed.session_id, coalesce(billed.who, 'nobody') as player from billed\n",
+    ):
+        (project / "models" / "leak" / "leaky_players.sql").write_text(leaky_sql)
+        result = dbtRunner().invoke(["run", "--select", "leaky_players", *args])
+        assert not result.success
+        assert "leaky_players exposes raw PII values: player <- billing.billing_logs.user_id" in failures(result)
+        assert "Guard-User-1" not in failures(result)
+        assert not spark.catalog.tableExists("silver.leaky_players")
     # The same model through the protect_pii macro builds.
     (project / "models" / "leak" / "leaky_players.sql").write_text(
         "select session_id, {{ protect_pii('user_id', 'billing', 'billing_logs') }}\n"
@@ -84,3 +108,21 @@ def test_masking_macros(spark, settings):
     assert result.success, result.exception
     table = result.result.results[0].agate_table
     assert [tuple(row) for row in table.rows] == [("10.1.2.0/24", None, "example.com", None)]
+
+
+def test_bronze_statistics_columns_leave_out_pii_raw_records_and_what_delta_cannot_index():
+    schema = StructType(
+        [
+            StructField("event_id", StringType()),
+            StructField("user_id", StringType()),
+            StructField("Email", StringType()),
+            StructField("fps", DoubleType()),
+            StructField("crashed", BooleanType()),
+            StructField("_raw", StringType()),
+            StructField("_rescued_data", StringType()),
+            StructField("_kafka_headers", ArrayType(StringType())),
+            StructField("_ingested_at", TimestampType()),
+            StructField("_ingest_date", DateType()),
+        ]
+    )
+    assert stats_columns(schema, ["user_id", "email"]) == "`event_id`,`fps`,`_ingested_at`"

@@ -19,10 +19,6 @@ class Table:
     name: str  # schema.table
     columns: frozenset[str]
 
-    @property
-    def schema(self) -> str:
-        return self.name.split(".", 1)[0]
-
 
 def delta_tables(spark: SparkSession, schema: str) -> list[Table]:
     """The Delta tables of a schema (views and other formats skipped), with their lower-case column names."""
