@@ -180,6 +180,9 @@ def test_every_message_shape_once_foreign_left_for_the_dead_letter_queue(moto: s
             },
         }
     )
+    twice = feed.put("twice.json", rows_of(["twice"]), bucket=feed.quiet_bucket)
+    for version in ("v1", "v2"):  # two versions of a key announced in one batch: read once, as it is now
+        feed.send({"Records": [s3_record(feed.quiet_bucket, "twice.json", etag=version)]})
     many = [feed.put(f"many/{i}.json", rows_of([f"many{i}"]), bucket=feed.quiet_bucket) for i in range(2)]
     feed.send({"Records": [s3_record(feed.quiet_bucket, f"many/{i}.json") for i in range(2)]})
     feed.send({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": feed.bucket})
@@ -191,10 +194,12 @@ def test_every_message_shape_once_foreign_left_for_the_dead_letter_queue(moto: s
     run = Run(spark, feed, tmp_path)
     rows = run.once()
     files = by_file(rows)
-    assert sorted(files) == sorted([*expected, sns_uri, raw_uri, eb_uri, *many])
+    assert sorted(files) == sorted([*expected, sns_uri, raw_uri, eb_uri, twice, *many])
+    assert files[twice] == ["twice"]
     for key in AWKWARD_KEYS:
         assert sorted(files[f"s3a://{feed.bucket}/{key}"]) == [f"{key}#{i}" for i in range(3)]
     assert all(r["_file_size"] > 0 and r["_file_event_time"] and r["_file_modification_time"] for r in rows)
+    assert sum(p["numInputRows"] for p in run.progress) == len(rows)  # the progress counts the rows read
 
     # The source deletes the messages of committed batches (at the latest when the query stops); the
     # foreign messages stay for the redrive policy.
