@@ -1,5 +1,6 @@
 """`sessionlake forget USER_ID`: erase a player everywhere (bronze, silver, gold, vault, index), destroy
-their data key, purge old table versions, and record an audit row without PII."""
+their data key, purge old table versions, and record an audit row without PII. The table side is the dbt
+run-operation `forget_player`, run in-process with the player's pseudonymous key (docs/pii.md)."""
 
 from __future__ import annotations
 
