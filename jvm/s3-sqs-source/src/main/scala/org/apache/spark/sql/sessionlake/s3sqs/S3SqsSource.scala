@@ -68,6 +68,7 @@ class S3SqsSource(
   private var commitsSincePurge = 0
   private val backfillState = new Path(metadataPath, "last-listing")
   private var nextBackfillAt: Option[Long] = None
+  private var listedBefore = false // a listing ran on this checkpoint (kept in last-listing)
 
   // metrics (this run)
   private val counters = mutable.LinkedHashMap(
@@ -89,7 +90,9 @@ class S3SqsSource(
       }
       if (segment > committedSegment) recent(segment) = files
     }
-    nextBackfillAt = options.backfillIntervalMs.map(_ + lastListing().getOrElse(now))
+    val listedAt = lastListing()
+    listedBefore = listedAt.isDefined
+    nextBackfillAt = options.backfillIntervalMs.map(_ + listedAt.getOrElse(now))
     logInfo(s"s3-sqs: ${options.queueUrl}: discovery log at segment $latestSegment, " +
       s"committed $committedSegment, ${identities.size} object versions retained for deduplication")
   }
@@ -115,7 +118,7 @@ class S3SqsSource(
     val (maxFiles, maxBytes) = limits(limit)
     syncCommitted()
     expire()
-    if (latestSegment < 0 && committedSegment < 0 && options.initialListing) {
+    if (options.initialListing && !listedBefore && latestSegment < 0 && committedSegment < 0) {
       val found = list(sinceMs = None, origin = "initial-listing")
       counters("listedFiles") += found
     }
@@ -243,6 +246,7 @@ class S3SqsSource(
   private def recordListing(at: Long): Unit = {
     val out = backfillState.getFileSystem(hadoopConf).create(backfillState, true)
     try out.write(at.toString.getBytes(java.nio.charset.StandardCharsets.UTF_8)) finally out.close()
+    listedBefore = true
     nextBackfillAt = options.backfillIntervalMs.map(at + _)
   }
 
