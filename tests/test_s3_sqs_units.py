@@ -173,3 +173,17 @@ def test_paths_of_awkward_keys_round_trip_through_hadoop(jvm) -> None:  # noqa: 
         path = jvm.S3Paths.path("bucket", key)
         assert jvm.S3Paths.keyOf(path) == key
         assert path.toString() == f"s3a://bucket/{key}"
+
+
+def test_progress_metrics_become_ingest_metrics_columns() -> None:
+    from ingest.metrics import s3_sqs_metrics
+
+    progress = {"backlog": "3", "batchFiles": "2", "batchBytes": "10", "discoveryLatencyP50Ms": "5"}
+    assert s3_sqs_metrics(progress) == {
+        "sqs_backlog": 3,
+        "s3_files": 2,
+        "s3_bytes": 10,
+        "discovery_latency_p50_ms": 5.0,
+        "discovery_latency_max_ms": None,
+    }
+    assert set(s3_sqs_metrics(None).values()) == {None}
