@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from ingest.parsing import REASON, parse
@@ -37,6 +37,25 @@ class BatchResult:
 def query_id(checkpoint: Path) -> str:
     """The streaming query's id, stable for the life of its checkpoint (Spark writes it at first start)."""
     return json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"]
+
+
+OBSERVATION_WAIT_SECONDS = 10.0
+
+
+def observed_metrics(observation: Observation, wait: float = OBSERVATION_WAIT_SECONDS) -> dict | None:
+    """The metrics of an observation whose action has returned, or None if its query never ran.
+
+    Spark completes an observation from its query-execution listener, moments after the action; an
+    action that ran no query (a Delta write skipped by its transaction id) never completes it, and
+    `Observation.get` would wait forever.
+    """
+    future = observation._jo.future()  # noqa: SLF001 - PySpark exposes no non-blocking accessor
+    deadline = time.monotonic() + wait
+    while not future.isCompleted():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.005)
+    return observation.get
 
 
 class BronzeWriter:
@@ -75,6 +94,11 @@ class BronzeWriter:
             self._query_id = query_id(self.checkpoint)
         return f"ingest:{self.source}:{table}:{self._query_id}"
 
+    @property
+    def _single_table(self) -> bool:
+        """Every good record goes to one table as it is: no transform, no routing rule."""
+        return not self.sql and len(self.routes) == 1 and self.routes[0].where is None
+
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         now = datetime.now(timezone.utc)
         ingest_columns = [
@@ -82,14 +106,18 @@ class BronzeWriter:
             F.lit(batch_id).cast("bigint").alias("_batch_id"),
             F.lit(now.date()).alias("_ingest_date"),
         ]
-        parsed = parse(batch, self.rules).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            result = self._write(parsed, batch_id, ingest_columns)
-        finally:
-            parsed.unpersist()
+        parsed = parse(batch, self.rules)
+        if self._single_table:
+            result = self._write_observed(parsed, batch_id, ingest_columns)
+        else:
+            parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                result = self._write(parsed, batch_id, ingest_columns)
+            finally:
+                parsed.unpersist()
         self.on_batch(result)
 
-    def _stats(self, parsed: DataFrame) -> dict:
+    def _stat_columns(self) -> list:
         aggs = [F.count(F.lit(1)).alias("input"), F.count_if(F.col(REASON).isNotNull()).alias("bad")]
         if self.event_time:
             micros = F.when(F.col(REASON).isNull(), F.unix_micros(F.col(self.event_time)))
@@ -97,7 +125,28 @@ class BronzeWriter:
                 F.percentile_approx(micros, [0.05, 0.5], 1000).alias("event_pct"),
                 F.min(micros).alias("event_min"),
             ]
-        return parsed.agg(*aggs).first().asDict()
+        return aggs
+
+    def _write_observed(self, parsed: DataFrame, batch_id: int, ingest_columns: list) -> BatchResult:
+        """One pass: the batch's statistics are observed while its good records are written.
+
+        Bad records, if any, are read again from the source for the quarantine. When Delta skips the
+        write (a batch replayed after a crash, already committed) the query does not run and nothing
+        is observed: the statistics then come from an aggregate over the batch.
+        """
+        observation = Observation()
+        observed = parsed.observe(observation, *self._stat_columns())
+        route = self.routes[0]
+        good = observed.where(F.col(REASON).isNull()).select(*route.columns, *ingest_columns)
+        append_once(good, route.path, self.app_id(route.table), batch_id)
+        stats = observed_metrics(observation) or self._stats(parsed)
+        if stats["bad"]:
+            bad = quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON), ingest_columns)
+            append_once(bad, self.quarantine_path, self.app_id("quarantine"), batch_id)
+        return self._result(batch_id, stats, {route.name: stats["input"] - stats["bad"]}, stats["bad"])
+
+    def _stats(self, parsed: DataFrame) -> dict:
+        return parsed.agg(*self._stat_columns()).first().asDict()
 
     def _write(self, parsed: DataFrame, batch_id: int, ingest_columns: list) -> BatchResult:
         stats = self._stats(parsed)
@@ -127,6 +176,9 @@ class BronzeWriter:
                 reason = F.lit("unrouted: no target's `where` selected the record")
                 bad = bad.unionByName(quarantine_rows(good.where(leftover), self.source, reason, ingest_columns))
             append_once(bad, self.quarantine_path, self.app_id("quarantine"), batch_id)
+        return self._result(batch_id, stats, written, stats["bad"] + unrouted_rows)
+
+    def _result(self, batch_id: int, stats: dict, written: dict[str, int], quarantined: int) -> BatchResult:
         committed = time.time()
         latency = {}
         if stats.get("event_pct") and stats["event_pct"][0] is not None:
@@ -141,7 +193,7 @@ class BronzeWriter:
             batch_id=batch_id,
             input_rows=stats["input"],
             rows_written=written,
-            quarantined=stats["bad"] + unrouted_rows,
+            quarantined=quarantined,
             committed_at=committed,
             latency_ms=latency,
         )
