@@ -196,6 +196,8 @@ def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark,
     # transaction log included (statistics, commit info), holds a raw value.
     assert not (raw | links) & strings_in_lake_files(settings.lake)
     assert raw_in_lake_files(settings.lake, raw) == []
+    secrets = {os.environ["SESSIONLAKE_PII_SECRET"], os.environ["SESSIONLAKE_PII_MASTER_KEY"]}
+    assert raw_in_lake_files(settings.lake, secrets) == []  # erasure SQL hashes in plans, never in the log
     with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):  # noqa: B017
         spark.sql(f"select * from gold.sessions version as of {gold_before}").collect()
     # The index: the player's documents are gone, the others stay.
