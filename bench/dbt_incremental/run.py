@@ -109,6 +109,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("SESSIONLAKE_PII_SECRET", secrets.token_hex(32))
+    os.environ.setdefault("SESSIONLAKE_PII_MASTER_KEY", secrets.token_hex(32))
     home = Path(tempfile.mkdtemp(prefix="sessionlake-bench-"))
     settings = Settings(home=home, ports=Ports(derby=args.port_base + 27))
     stack.up(settings, components=["metastore"])
