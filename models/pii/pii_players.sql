@@ -86,7 +86,7 @@ newer as (
     from latest
     {% if is_incremental() %}
     left join {{ this }} as stored_players on latest.user_key = stored_players.user_key
-        where stored_players.user_key is null or latest._ingested_at > stored_players._ingested_at
+    where stored_players.user_key is null or latest._ingested_at > stored_players._ingested_at
     {% endif %}
 ),
 
