@@ -223,7 +223,7 @@ def assert_matches(actual: dict[str, dict], expected: dict[str, dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(spark, settings):
+def project(empty_lake, spark, settings):
     """Bronze loaded with two batches and one full `dbt build` (models, data tests, unit tests)."""
     create_bronze_tables(spark, settings)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -24,11 +24,11 @@ from sessionlake.stack.aws import MAX_RECEIVE_COUNT, aws_client, provision_log_b
 from sessionlake.stack.kafka import server_properties
 from sessionlake.stack.process import group_alive, pid_alive, port_open
 from sessionlake.stack.search import localize_jvm_options, node_settings, search_engine
+from tests.conftest import PORT_BASE
 
 pytestmark = pytest.mark.stack
 
 BUCKETS = {b.bucket: b for b in LOG_BUCKETS}
-PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000"))  # as conftest.py
 
 
 def _private_settings(home: Path, offset: int) -> Settings:
