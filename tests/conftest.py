@@ -14,40 +14,8 @@ import pytest
 
 from sessionlake.settings import Ports, Settings
 
-# Tests run on their own port range so that a developer's demo stack can stay up beside them; each
-# pytest-xdist worker (gw0, gw1, ...) has its own stack, 1000 ports further up.
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000")) + 1000 * _WORKER
-
-# The suite runs on two workers (pyproject.toml: -n 2 --dist loadgroup), one test module per work unit, so
-# a module's fixtures are set up once. Modules are handed out in this order, the longest first, so that
-# the workers finish together; the others follow in collection order. test_dbt_lint shares the unit of
-# test_dbt_build: it runs after the build, when the models' incremental branches render too.
-LONGEST_FIRST = (
-    "test_end_to_end",
-    "test_pii_erasure",
-    "test_s3_sqs_source",
-    "test_ingest_exactly_once",
-    "test_s3_sqs_crash",
-    "test_dbt_build",
-    "test_export",
-    "test_stack",
-)
-SAME_UNIT = {"test_dbt_lint": "test_dbt_build"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def unit(item: pytest.Item) -> str:
-        module = item.path.stem
-        return SAME_UNIT.get(module, module)
-
-    def rank(item: pytest.Item) -> int:
-        name = unit(item)
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(unit(item)))
-    items.sort(key=rank)  # stable: collection order within a unit and among the rest
+# Tests run on their own port range so that a developer's demo stack can stay up beside them.
+PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000"))
 
 
 def _test_settings(home: Path) -> Settings:
@@ -136,8 +104,8 @@ def spark(metastore: str, settings: Settings):
 
 @pytest.fixture(scope="module")
 def empty_lake(spark, settings: Settings) -> None:
-    """No table and no lake file left by earlier modules, for a module that asserts whole tables: a
-    worker's modules share one catalog, and which modules ran before on the worker is not fixed."""
+    """No table and no lake file left by earlier modules, for a module that asserts whole tables (the
+    session's modules share one catalog; which ran before depends on the selection and order)."""
     spark.catalog.clearCache()
     for database in spark.catalog.listDatabases():
         if database.name != "default":
