@@ -13,15 +13,10 @@ def append_once(frame: DataFrame, path: Path, app_id: str, batch_id: int) -> Non
     Delta records `txnAppId`/`txnVersion` in the same commit as the data and skips a write whose
     version is not above the last one recorded for the app id, so a batch replayed after a crash
     lands once.
-
-    Optimized writes are off for these appends, whatever the table property says: a micro-batch is
-    far below the 128 MB bin, so they only merged its few files into one, at the price of a shuffle
-    of the whole batch and a one-task write; the tables' auto compaction merges small files anyway.
     """
     (
         frame.write.format("delta")
         .mode("append")
-        .option("optimizeWrite", "false")
         .option("txnAppId", app_id)
         .option("txnVersion", batch_id)
         .save(str(path))
