@@ -20,6 +20,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from ingest.config import load_sources
 from ingest.metrics import IngestListener, MetricsSink
+from ingest.parsing import parse
 from ingest.prepare import PreparedSource, prepare
 from ingest.readers import kafka, s3
 from ingest.tables import QUARANTINE
@@ -56,10 +57,17 @@ class IngestReport:
 def start_query(
     spark: SparkSession, settings: Settings, source: PreparedSource, writer: BronzeWriter, once: bool, trigger: str
 ) -> StreamingQuery:
+    """Start the source's query: the stream parsed (see ingest.parsing), each micro-batch handed to `writer`.
+
+    Parsing is part of the streaming plan, built and analysed once at start: each micro-batch reaches
+    `foreachBatch` as a frame over the rows the query computed, so no batch pays for building the
+    parsing expressions again, and no filter of the writer can be pushed into them.
+    """
     config = source.config
     stream = kafka.read(spark, settings, config) if config.kind == "kafka" else s3.read(spark, settings, config)
     writer_stream = (
-        stream.writeStream.queryName(source.name)
+        parse(stream, source.rules)
+        .writeStream.queryName(source.name)
         .option("checkpointLocation", str(source.checkpoint))
         .foreachBatch(writer)
     )
@@ -107,7 +115,6 @@ def run(
         p = prepared[name]
         writer = BronzeWriter(
             source=p.name,
-            rules=p.rules,
             sql=p.config.transform,
             routes=p.routes,
             quarantine_path=settings.bronze_path(QUARANTINE),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
+from ingest.parsing import parse
 from ingest.prepare import envelope_schema
 from ingest.routing import Route
 from ingest.runner import run
@@ -42,7 +43,6 @@ def test_a_replayed_batch_is_written_once_to_every_table(spark, settings, tmp_pa
     def writer(quarantine_path: Path) -> BronzeWriter:
         return BronzeWriter(
             source=f"s_{suffix}",
-            rules=rules,
             sql=None,
             routes=[Route(f"t_{suffix}", target, None, columns)],
             quarantine_path=quarantine_path,
@@ -52,9 +52,10 @@ def test_a_replayed_batch_is_written_once_to_every_table(spark, settings, tmp_pa
         )
 
     lines = ['{"event_id": "a"}', '{"event_id": "b"}', '{"nope": 1}']
-    batch = spark.createDataFrame(
+    envelope = spark.createDataFrame(
         [(line, line.encode(), '{"file": "f"}', "f", 10, None, None) for line in lines], envelope_schema("s3-sqs")
     )
+    batch = parse(envelope, rules)  # the runner parses the stream; the writer gets parsed batches
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("")
     with pytest.raises(Exception):  # noqa: B017 - whatever the storage raises: the batch fails mid-way

@@ -1,4 +1,4 @@
-"""The foreachBatch writer: parse once, fan out to every target table and quarantine, each exactly once."""
+"""The foreachBatch writer: a parsed batch fanned out to every target table and quarantine, each exactly once."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
-from ingest.parsing import REASON, parse
+from ingest.parsing import REASON
 from ingest.routing import Route, transform, unrouted
-from ingest.schema import RecordRules
 from ingest.writers.delta import append_once
 from ingest.writers.quarantine import quarantine_rows
 
@@ -59,7 +59,7 @@ def observed_metrics(observation: Observation, wait: float = OBSERVATION_WAIT_SE
 
 
 class BronzeWriter:
-    """`foreachBatch` function of one source.
+    """`foreachBatch` function of one source; its batches are parsed (`ingest.parsing.parse` of the stream).
 
     Every table's write carries txnAppId `ingest:<source>:<table>:<query id>` and txnVersion = the
     batch id, so a batch replayed after a crash (Spark re-runs the same offsets under the same batch
@@ -71,7 +71,6 @@ class BronzeWriter:
     def __init__(
         self,
         source: str,
-        rules: RecordRules,
         sql: str | None,
         routes: list[Route],
         quarantine_path: Path,
@@ -80,7 +79,6 @@ class BronzeWriter:
         on_batch: Callable[[BatchResult], None],
     ) -> None:
         self.source = source
-        self.rules = rules
         self.sql = sql
         self.routes = routes
         self.quarantine_path = quarantine_path
@@ -99,14 +97,13 @@ class BronzeWriter:
         """Every good record goes to one table as it is: no transform, no routing rule."""
         return not self.sql and len(self.routes) == 1 and self.routes[0].where is None
 
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+    def __call__(self, parsed: DataFrame, batch_id: int) -> None:
         now = datetime.now(timezone.utc)
         ingest_columns = [
             F.lit(now).cast("timestamp").alias("_ingested_at"),
             F.lit(batch_id).cast("bigint").alias("_batch_id"),
             F.lit(now.date()).alias("_ingest_date"),
         ]
-        parsed = parse(batch, self.rules)
         if self._single_table:
             result = self._write_observed(parsed, batch_id, ingest_columns)
         else:
@@ -117,7 +114,9 @@ class BronzeWriter:
                 parsed.unpersist()
         self.on_batch(result)
 
+    @cached_property
     def _stat_columns(self) -> list:
+        """The batch statistics, built once: a batch only pays for planning them."""
         aggs = [F.count(F.lit(1)).alias("input"), F.count_if(F.col(REASON).isNotNull()).alias("bad")]
         if self.event_time:
             micros = F.when(F.col(REASON).isNull(), F.unix_micros(F.col(self.event_time)))
@@ -135,7 +134,7 @@ class BronzeWriter:
         is observed: the statistics then come from an aggregate over the batch.
         """
         observation = Observation()
-        observed = parsed.observe(observation, *self._stat_columns())
+        observed = parsed.observe(observation, *self._stat_columns)
         route = self.routes[0]
         good = observed.where(F.col(REASON).isNull()).select(*route.columns, *ingest_columns)
         append_once(good, route.path, self.app_id(route.table), batch_id)
@@ -146,7 +145,7 @@ class BronzeWriter:
         return self._result(batch_id, stats, {route.name: stats["input"] - stats["bad"]}, stats["bad"])
 
     def _stats(self, parsed: DataFrame) -> dict:
-        return parsed.agg(*self._stat_columns()).first().asDict()
+        return parsed.agg(*self._stat_columns).first().asDict()
 
     def _write(self, parsed: DataFrame, batch_id: int, ingest_columns: list) -> BatchResult:
         stats = self._stats(parsed)
