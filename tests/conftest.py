@@ -29,8 +29,10 @@ def _test_settings(home: Path) -> Settings:
     return Settings(home=home, ports=ports)
 
 
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+@pytest.fixture(scope="session", autouse=True)
+def test_environment() -> None:
+    """What every test expects in the environment, whichever test runs first: moto's dummy credentials,
+    Spark on loopback with this venv's Python, PII keys of the test run's own."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -38,6 +40,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SESSIONLAKE_PII_SECRET", secrets.token_hex(32))
     os.environ.setdefault("SESSIONLAKE_PII_MASTER_KEY", secrets.token_hex(32))
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return _test_settings(tmp_path_factory.mktemp("sessionlake-home"))
 
 
