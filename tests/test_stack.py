@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -21,7 +22,7 @@ from sessionlake import stack
 from sessionlake.domain import KAFKA_PARTITIONS, KAFKA_TOPICS, LOG_BUCKETS
 from sessionlake.settings import Ports, Settings
 from sessionlake.stack.aws import MAX_RECEIVE_COUNT, aws_client, provision_log_buckets
-from sessionlake.stack.kafka import server_properties
+from sessionlake.stack.kafka import cluster_id, server_properties
 from sessionlake.stack.process import group_alive, pid_alive, port_open
 from sessionlake.stack.search import localize_jvm_options, node_settings, search_engine
 from tests.conftest import PORT_BASE
@@ -349,6 +350,14 @@ def test_kafka_config_is_kraft_on_loopback(tmp_path: Path) -> None:
     )
     assert props["controller.quorum.voters"] == f"1@127.0.0.1:{settings.ports.kafka_controller}"
     assert props["log.dirs"] == str(tmp_path)
+
+
+def test_cluster_ids_are_kafka_uuids_that_never_read_as_an_option() -> None:
+    # One draw in 64 started with "-" before, and kafka-storage took it for a flag.
+    ids = [cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert {len(base64.urlsafe_b64decode(i + "==")) for i in ids} == {16}
+    assert len(set(ids)) == len(ids)
 
 
 def test_jvm_options_write_into_the_state_dir(tmp_path: Path) -> None:

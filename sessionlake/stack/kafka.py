@@ -55,9 +55,16 @@ def server_properties(settings: Settings, data_dir: Path) -> str:
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
 
-def _cluster_id() -> str:
-    # Kafka's Uuid text form: URL-safe base64 of 16 random bytes, no padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def cluster_id() -> str:
+    """A KRaft cluster id in Kafka's Uuid text form (URL-safe base64 of 16 random bytes).
+
+    Like Kafka's own ``Uuid.randomUuid``, ids starting with ``-`` are drawn again:
+    ``kafka-storage format -t -abc…`` would read the id as an option.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not text.startswith("-"):
+            return text
 
 
 class Kafka(Component):
@@ -106,7 +113,7 @@ class Kafka(Component):
     def _format(self, java: str, classpath: str, jvm_opts: list[str], config: Path, work: Path) -> None:
         """Format the KRaft storage once (Kafka's StorageTool), as `kafka-storage.sh format` does."""
         argv = [java, "-Xmx256m", *jvm_opts, "-cp", classpath, "kafka.tools.StorageTool", "format"]
-        argv += ["-t", _cluster_id(), "-c", str(config), "--ignore-formatted"]
+        argv += ["-t", cluster_id(), "-c", str(config), "--ignore-formatted"]
         result = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise StackError(f"kafka: formatting storage failed ({result.returncode}):\n{result.stderr[-2000:]}")
