@@ -14,8 +14,30 @@ import pytest
 
 from sessionlake.settings import Ports, Settings
 
-# Tests run on their own port range so that a developer's demo stack can stay up beside them.
-PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000"))
+# Tests run on their own port range so that a developer's demo stack can stay up beside them. Under
+# pytest-xdist (`make test` runs two workers) each worker has its own stack, 1000 ports further on.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000")) + 1000 * int(_WORKER.removeprefix("gw"))
+
+# The slowest modules, slowest first (seconds each in a serial run on a quiet machine, November 2026).
+# Workers take whole modules (`--dist loadfile`) in collection order, so starting with these keeps one
+# long module from running alone at the end.
+SLOWEST_FIRST = (
+    "test_pii_erasure.py",  # ~430
+    "test_end_to_end.py",  # ~275
+    "test_dbt_build.py",  # ~230
+    "test_ingest_exactly_once.py",  # ~145
+    "test_s3_sqs_crash.py",  # ~105
+    "test_export.py",  # ~100
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: tests keep their order within a module
 
 
 def _test_settings(home: Path) -> Settings:

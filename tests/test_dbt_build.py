@@ -1,5 +1,6 @@
 """The dbt project end to end on Spark + Delta: bronze -> silver -> gold sessions, checked against an
-independent Python computation of the gold rules, then a no-op build and a build after late data."""
+independent Python computation of the gold rules, then a no-op build and a build after late data; the
+models and macros linted with sqlfluff once the tables exist."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from sqlfluff.core import FluffConfig, Linter
 
+from sessionlake.settings import REPO_ROOT
 from sessionlake.transform import build
 from sessionlake.transform.bronze import append_bronze, create_bronze_tables
 from sessionlake.transform.pii import pseudonymize
@@ -348,3 +351,21 @@ def test_maintenance_optimizes_lists_history_restores_and_guards_vacuum(project,
     with pytest.raises(maintenance.MaintenanceError):
         maintenance.vacuum(settings, "sessions", retain_hours=1)
     assert spark.sql("describe history gold.sessions limit 1").collect()[0]["operation"] == "RESTORE"
+
+
+def test_models_and_macros_are_sqlfluff_clean(project, settings, monkeypatch: pytest.MonkeyPatch):
+    """`sqlfluff lint` (dbt templater, sparksql dialect), in-process: the templater's `method: session`
+    connection is this session's SparkSession. After the build, so that the incremental branches,
+    rendered only when the tables exist, are linted too."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(settings.home / "dbt" / "lint-target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(settings.home / "dbt" / "lint-logs"))
+    monkeypatch.chdir(REPO_ROOT)
+    linter = Linter(config=FluffConfig.from_root())
+    records = linter.lint_paths(("models", "macros")).as_records()
+    assert len([r for r in records if r["filepath"].startswith("models")]) >= 9  # every model was linted
+    problems = [
+        f"{record['filepath']}:{v['start_line_no']}:{v['start_line_pos']} {v['code']} {v['description']}"
+        for record in records
+        for v in record["violations"]
+    ]
+    assert problems == []
