@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from pyspark.sql.types import (
     TimestampNTZType,
     TimestampType,
 )
+
+log = logging.getLogger(__name__)
 
 BRONZE = "bronze"
 QUARANTINE = "quarantine"
@@ -96,7 +99,7 @@ def ensure_table(spark: SparkSession, name: str, path: Path, schema: StructType,
     record columns) never get file statistics in the Delta log: delta.dataSkippingStatsColumns names
     every other indexable column, and is updated when columns are added.
     """
-    schema_name = name.split(".")[0]
+    schema_name, table_name = name.split(".")
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema_name}")
     builder = (
         DeltaTable.createIfNotExists(spark)
@@ -106,6 +109,11 @@ def ensure_table(spark: SparkSession, name: str, path: Path, schema: StructType,
         .partitionedBy("_ingest_date")
     )
     if not DeltaTable.isDeltaTable(spark, str(path)):
+        if spark.sql(f"SHOW TABLES IN {schema_name} LIKE '{table_name}'").count():
+            # Registered, but its files are gone (a lake folder deleted while the metastore kept running):
+            # the registration is all that is left of it, and it would make the create fail.
+            log.warning("%s is registered but %s holds no Delta table: registering it again", name, path)
+            spark.sql(f"DROP TABLE {name}")
         for key, value in TABLE_PROPERTIES.items():
             builder = builder.property(key, value)
         builder.property(STATS_COLUMNS, stats_columns(nullable(schema), pii)).execute()

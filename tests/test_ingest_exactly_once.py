@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from ingest.parsing import parse
@@ -142,3 +144,15 @@ def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing(
     assert rows.select("_kafka_partition", "_kafka_offset").distinct().count() == len(good)
     quarantined = spark.read.format("delta").load(str(settings.bronze_path("quarantine")))
     assert quarantined.where(f"_source = '{names['source']}'").count() == len(bad)
+
+
+def test_a_registered_table_whose_files_were_deleted_is_created_again(spark, tmp_path: Path) -> None:
+    name, path = f"bronze.gone_{uuid.uuid4().hex[:8]}", tmp_path / "gone"
+    schema = StructType([StructField("event_id", StringType()), *INGEST_COLUMNS.fields])
+    ensure_table(spark, name, path, schema)
+    shutil.rmtree(path)  # the lake folder deleted; the metastore still has the registration
+
+    ensure_table(spark, name, path, schema)
+
+    assert DeltaTable.isDeltaTable(spark, str(path))
+    assert spark.table(name).columns == schema.fieldNames() and spark.table(name).count() == 0

@@ -6,12 +6,12 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Observation
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from ingest.parsing import REASON
@@ -58,6 +58,21 @@ def observed_metrics(observation: Observation, wait: float = OBSERVATION_WAIT_SE
     return observation.get
 
 
+def batch_columns(spark: SparkSession, batch_id: int, now: datetime) -> DataFrame:
+    """The batch's `_ingested_at`, `_batch_id` and `_ingest_date` as a one-row table, to cross-join
+    (`with_batch_columns`) rather than add as literals: Spark writes literals into the code it generates,
+    so each batch would compile new classes (and push others out of its generated-class cache), where
+    the rows of an inline table are data and the generated code is the same for every batch."""
+    micros = int(now.timestamp() * 1_000_000)
+    days = (now.astimezone(timezone.utc).date() - date(1970, 1, 1)).days
+    row = f"timestamp_micros({micros}L), {int(batch_id)}L, date_from_unix_date({days})"
+    return spark.sql(f"select * from values ({row}) as batch(_ingested_at, _batch_id, _ingest_date)")
+
+
+def with_batch_columns(frame: DataFrame, batch: DataFrame) -> DataFrame:
+    return frame.crossJoin(F.broadcast(batch))
+
+
 class BronzeWriter:
     """`foreachBatch` function of one source; its batches are parsed (`ingest.parsing.parse` of the stream).
 
@@ -98,18 +113,13 @@ class BronzeWriter:
         return not self.sql and len(self.routes) == 1 and self.routes[0].where is None
 
     def __call__(self, parsed: DataFrame, batch_id: int) -> None:
-        now = datetime.now(timezone.utc)
-        ingest_columns = [
-            F.lit(now).cast("timestamp").alias("_ingested_at"),
-            F.lit(batch_id).cast("bigint").alias("_batch_id"),
-            F.lit(now.date()).alias("_ingest_date"),
-        ]
+        batch = batch_columns(parsed.sparkSession, batch_id, datetime.now(timezone.utc))
         if self._single_table:
-            result = self._write_observed(parsed, batch_id, ingest_columns)
+            result = self._write_observed(parsed, batch_id, batch)
         else:
             parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
             try:
-                result = self._write(parsed, batch_id, ingest_columns)
+                result = self._write(parsed, batch_id, batch)
             finally:
                 parsed.unpersist()
         self.on_batch(result)
@@ -126,7 +136,7 @@ class BronzeWriter:
             ]
         return aggs
 
-    def _write_observed(self, parsed: DataFrame, batch_id: int, ingest_columns: list) -> BatchResult:
+    def _write_observed(self, parsed: DataFrame, batch_id: int, batch: DataFrame) -> BatchResult:
         """One pass: the batch's statistics are observed while its good records are written.
 
         Bad records, if any, are read again from the source for the quarantine. When Delta skips the
@@ -136,18 +146,18 @@ class BronzeWriter:
         observation = Observation()
         observed = parsed.observe(observation, *self._stat_columns)
         route = self.routes[0]
-        good = observed.where(F.col(REASON).isNull()).select(*route.columns, *ingest_columns)
+        good = with_batch_columns(observed.where(F.col(REASON).isNull()).select(*route.columns), batch)
         append_once(good, route.path, self.app_id(route.table), batch_id)
         stats = observed_metrics(observation) or self._stats(parsed)
         if stats["bad"]:
-            bad = quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON), ingest_columns)
+            bad = quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON), batch)
             append_once(bad, self.quarantine_path, self.app_id("quarantine"), batch_id)
         return self._result(batch_id, stats, {route.name: stats["input"] - stats["bad"]}, stats["bad"])
 
     def _stats(self, parsed: DataFrame) -> dict:
         return parsed.agg(*self._stat_columns).first().asDict()
 
-    def _write(self, parsed: DataFrame, batch_id: int, ingest_columns: list) -> BatchResult:
+    def _write(self, parsed: DataFrame, batch_id: int, batch: DataFrame) -> BatchResult:
         stats = self._stats(parsed)
         good = transform(parsed.where(F.col(REASON).isNull()).drop(REASON), self.sql)
         leftover = unrouted(self.routes)
@@ -165,15 +175,15 @@ class BronzeWriter:
         written = {}
         for route in self.routes:
             if counts[route.table]:
-                rows = good.where(route.predicate()).select(*route.columns, *ingest_columns)
+                rows = with_batch_columns(good.where(route.predicate()).select(*route.columns), batch)
                 append_once(rows, route.path, self.app_id(route.table), batch_id)
             written[route.name] = counts[route.table]
         unrouted_rows = counts.get("__unrouted", 0)
         if stats["bad"] or unrouted_rows:
-            bad = quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON), ingest_columns)
+            bad = quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON), batch)
             if unrouted_rows:
                 reason = F.lit("unrouted: no target's `where` selected the record")
-                bad = bad.unionByName(quarantine_rows(good.where(leftover), self.source, reason, ingest_columns))
+                bad = bad.unionByName(quarantine_rows(good.where(leftover), self.source, reason, batch))
             append_once(bad, self.quarantine_path, self.app_id("quarantine"), batch_id)
         return self._result(batch_id, stats, written, stats["bad"] + unrouted_rows)
 
