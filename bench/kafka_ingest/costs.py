@@ -1,0 +1,132 @@
+"""Where the Kafka ingest's time goes, beside the bare query of bench.py (same data, same run).
+
+compiles: classes Spark generates and compiles (its CodegenMetrics count) in each round of the
+    baseline and of the ingest. Classes generated anew every batch show up here.
+parse: executor cost of the parsing alone. The same records, read once and cached, are written to
+    Spark's `noop` sink by the baseline's select and by `ingest.parsing.parse` with and without
+    `_reason` / `_rescued_data` and `json_object_keys`. Best of --repeat after one warm-up.
+
+Needs the local stack (`sessionlake stack up`, or SESSIONLAKE_* endpoints).
+    python bench/kafka_ingest/costs.py compiles --events 300000
+    python bench/kafka_ingest/costs.py parse --events 300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from bench import SCHEMA, baseline, create_topic, ours, produce, source_yaml
+from ingest import parsing
+from ingest.config import load_sources
+from ingest.prepare import prepare_source
+from ingest.readers import kafka
+from sessionlake.local_env import prepare_local_env
+from sessionlake.settings import Settings, load
+from sessionlake.spark import get_session
+
+
+def _compiles(spark: SparkSession) -> int:
+    """How many classes Spark has compiled in this JVM so far (its CodegenMetrics source)."""
+    return spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME().getCount()  # noqa: SLF001
+
+
+def compiles(spark: SparkSession, settings: Settings, events: int, rounds: int, work: Path) -> None:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    create_topic(settings.kafka_bootstrap, topic)
+    produce(settings.kafka_bootstrap, topic, events)
+    for i in range(rounds):
+        for name, query in (("baseline", baseline), ("sessionlake ingest", ours)):
+            before = _compiles(spark)
+            seconds = query(spark, settings, topic, 50_000, work)
+            print(f"round {i}: {name}: batches {seconds:.2f} s, classes compiled {_compiles(spark) - before}")
+
+
+def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int, work: Path) -> None:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    create_topic(settings.kafka_bootstrap, topic)
+    produce(settings.kafka_bootstrap, topic, events)
+    source = load_sources(source_yaml(work / "profile", "profile", topic, 50_000, "1 second"), None)[0]
+    rules = prepare_source(spark, settings, source).rules
+    records = (
+        spark.read.format("kafka")
+        .options(**kafka.options(settings, source))
+        .option("startingOffsets", "earliest")
+        .load()
+        .cache()
+    )
+    records.count()
+    envelope = records.select(
+        F.col("value").cast("string").alias("_value"),
+        F.col("value").alias("_raw_bytes"),
+        kafka.coordinates().alias("_coordinates"),
+        F.col("key").cast("string").alias("_kafka_key"),
+        F.col("topic").alias("_kafka_topic"),
+        F.col("partition").alias("_kafka_partition"),
+        F.col("offset").alias("_kafka_offset"),
+        F.col("timestamp").alias("_kafka_timestamp"),
+        F.lit(None).cast(kafka.HEADERS_TYPE).alias("_kafka_headers"),
+    )
+    none = F.lit(None).cast("string")
+    no_keys = F.array(F.lit("-")).cast("array<string>")
+    variants: dict[str, Callable[[], DataFrame]] = {
+        "baseline select": lambda: records.select(
+            F.from_json(F.col("value").cast("string"), SCHEMA).alias("v"), "topic", "partition", "offset"
+        ).select("v.*", "topic", "partition", "offset"),
+        "parse": lambda: parsing.parse(envelope, rules),
+    }
+    patches = {
+        "parse without json_object_keys": {"json_object_keys": lambda _v: no_keys},
+        "parse without _reason and _rescued_data": {"reason": lambda _r: none, "rescued_data": lambda _r: none},
+    }
+    for name, replaced in patches.items():
+
+        def patched(replaced: dict = replaced) -> DataFrame:
+            targets = [mock.patch.object(parsing, k, v) for k, v in replaced.items() if hasattr(parsing, k)]
+            targets += [mock.patch.object(parsing.F, k, v) for k, v in replaced.items() if not hasattr(parsing, k)]
+            for target in targets:
+                target.start()
+            try:
+                return parsing.parse(envelope, rules)
+            finally:
+                for target in targets:
+                    target.stop()
+
+        variants[name] = patched
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat + 1):
+        for name, frame in variants.items():
+            started = time.perf_counter()
+            frame().write.format("noop").mode("overwrite").save()
+            times[name].append(time.perf_counter() - started)
+    for name, seconds in times.items():
+        print(f"{name}: {min(seconds[1:]):.2f} s (best of {repeat}, {events:,} records)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["compiles", "parse"])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles) or timed runs (parse)")
+    args = parser.parse_args()
+    settings = load()
+    prepare_local_env(settings)
+    spark = get_session(settings, f"sessionlake-costs-{args.what}")
+    work = Path(tempfile.mkdtemp(prefix="costs-kafka-ingest-", dir=settings.home))
+    if args.what == "compiles":
+        compiles(spark, settings, args.events, args.repeat, work)
+    else:
+        parse_cost(spark, settings, args.events, args.repeat, work)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
