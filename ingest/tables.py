@@ -30,8 +30,8 @@ QUARANTINE = "quarantine"
 # keeps the log quick to read. Transaction identifiers (txnAppId) are kept forever by default
 # (delta.setTransactionRetentionDuration unset), which is what exactly-once relies on.
 TABLE_PROPERTIES = {
-    "delta.autoOptimize.optimizeWrite": "false",
-    "delta.autoOptimize.autoCompact": "false",
+    "delta.autoOptimize.optimizeWrite": "true",
+    "delta.autoOptimize.autoCompact": "true",
     "delta.checkpointInterval": "10",
     "delta.logRetentionDuration": "interval 30 days",
     "delta.deletedFileRetentionDuration": "interval 7 days",
