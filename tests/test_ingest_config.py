@@ -8,6 +8,8 @@ import pytest
 
 from ingest.config import ConfigError, load_sources
 from ingest.metrics import kafka_lag
+from ingest.readers import kafka
+from sessionlake.settings import load
 
 GOOD = """
 kind: kafka
@@ -129,3 +131,21 @@ def test_kafka_lag_sums_latest_minus_processed_offsets() -> None:
     latest = '{"t": {"0": 12, "1": 5, "2": 3}}'
     assert kafka_lag(end, latest) == 2 + 0 + 3
     assert kafka_lag(None, latest) is None
+
+
+def test_kafka_fetch_defaults_apply_unless_a_source_sets_them(tmp_path: Path) -> None:
+    write(tmp_path, "plain", GOOD)
+    write(
+        tmp_path,
+        "tuned",
+        GOOD.replace("  topics: [t]", "  topics: [u]\n  options: {KAFKA.max.partition.fetch.bytes: '1048576'}").replace(
+            "[events]", "[tuned_events]"
+        ),
+    )
+    settings = load()
+    plain, tuned = (kafka.options(settings, s) for s in sorted(load_sources(tmp_path), key=lambda s: s.name))
+    for key, value in kafka.FETCH_DEFAULTS.items():
+        assert plain[key] == value
+    assert tuned["KAFKA.max.partition.fetch.bytes"] == "1048576"
+    assert "kafka.max.partition.fetch.bytes" not in tuned  # one value per option, whatever its case
+    assert tuned["kafka.receive.buffer.bytes"] == kafka.FETCH_DEFAULTS["kafka.receive.buffer.bytes"]

@@ -1,12 +1,14 @@
 """Kafka -> bronze benchmark: sessionlake ingest against a bare Spark Kafka-to-Delta query, same data, same run.
 
-Throughput: N stream-metrics events are produced to a fresh topic; then, alternately, the baseline
-(readStream kafka -> from_json -> Delta append, Trigger.AvailableNow) and `ingest.runner.run(once=True)`
-(parsing, rescued data, quarantine, metadata, exactly-once fan-out writer, metrics) read all of it with
-the same maxOffsetsPerTrigger. Rate = events / sum of the query's batch durations (Spark's progress),
-so JVM and session start-up are excluded for both. --warmup rounds of both run uncounted first, then
---repeat rounds alternate which side goes first. Reported: the best of each side and their ratio, and
-the median of the per-round ratios.
+Throughput: N stream-metrics events are produced to a fresh topic; then the baseline (readStream kafka
+-> from_json -> Delta append, Trigger.AvailableNow) and `ingest.runner.run(once=True)` (parsing, rescued
+data, quarantine, metadata, exactly-once fan-out writer, metrics) read all of it with the same
+maxOffsetsPerTrigger. With --same-properties a third side runs the bare query into a table created with
+the bronze tables' properties (optimized writes, auto compaction: ingest.tables.TABLE_PROPERTIES), which
+prices the ingest layer apart from the table's write policy. Rate = events / sum of the query's batch
+durations (Spark's progress), so JVM and session start-up are excluded. --warmup rounds of every side
+run uncounted first, then --repeat rounds rotate which side goes first. Reported against each baseline:
+the per-run ratios, their median, and the ratio of the best runs.
 
 Latency: the ingest runs continuously (trigger --trigger) while a producer sends --rate events/s for
 --seconds with event_time = now; per-event latency = commit time of its batch - event_time; p50/p95.
@@ -24,16 +26,19 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ingest.metrics import metrics_path
 from ingest.runner import run
+from ingest.tables import TABLE_PROPERTIES
 from sessionlake.local_env import prepare_local_env
 from sessionlake.settings import Settings, load
 from sessionlake.spark import get_session
@@ -93,8 +98,12 @@ def source_yaml(directory: Path, name: str, topic: str, max_offsets: int, trigge
     return directory
 
 
-def baseline(spark: SparkSession, settings: Settings, topic: str, max_offsets: int, work: Path) -> float:
-    """The bare query: typed columns plus Kafka coordinates, appended to Delta. Returns seconds of batches."""
+def baseline(
+    spark: SparkSession, settings: Settings, topic: str, max_offsets: int, work: Path, properties: bool = False
+) -> float:
+    """The bare query: typed columns plus Kafka coordinates, appended to Delta. Returns seconds of batches.
+
+    With `properties`, the table is created first with the bronze tables' properties."""
     stream = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
@@ -112,6 +121,11 @@ def baseline(spark: SparkSession, settings: Settings, topic: str, max_offsets: i
         "timestamp",
     ).select("v.*", "_raw", "topic", "partition", "offset", "timestamp")
     run_id = uuid.uuid4().hex[:8]
+    if properties:
+        builder = DeltaTable.create(spark).location(str(work / f"baseline-{run_id}")).addColumns(typed.schema)
+        for key, value in TABLE_PROPERTIES.items():
+            builder = builder.property(key, value)
+        builder.execute()
     query = (
         typed.writeStream.format("delta")
         .option("checkpointLocation", str(work / f"baseline-{run_id}-checkpoint"))
@@ -169,6 +183,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=10_000, help="events/s for the latency run (0: skip)")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--trigger", default="2 seconds")
+    parser.add_argument(
+        "--same-properties", action="store_true", help="also run the bare query into a table with bronze's properties"
+    )
     args = parser.parse_args()
     settings = load()
     prepare_local_env(settings)
@@ -177,20 +194,32 @@ def main() -> None:
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     create_topic(settings.kafka_bootstrap, topic)
     produce(settings.kafka_bootstrap, topic, args.events)
-    for _ in range(args.warmup):  # JIT and class loading: both sides keep warming for several runs
-        baseline(spark, settings, topic, args.max_offsets, work)
-        ours(spark, settings, topic, args.max_offsets, work)
-    base, mine = [], []
-    for i in range(args.repeat):  # alternate which side runs first: the JVM is warmer for the second
-        sides = [(base, baseline), (mine, ours)]
-        for rates, query in sides if i % 2 == 0 else sides[::-1]:
-            rates.append(args.events / query(spark, settings, topic, args.max_offsets, work))
-        print(f"run: baseline {base[-1]:,.0f} events/s, sessionlake ingest {mine[-1]:,.0f} events/s, "
-              f"ratio {mine[-1] / base[-1]:.0%}", flush=True)  # fmt: skip
-    ratios = sorted(m / b for m, b in zip(mine, base, strict=True))
-    print(f"throughput ({args.events:,} events, {args.warmup} warm-up + {args.repeat} runs): best baseline "
-          f"{max(base):,.0f} events/s, best sessionlake ingest {max(mine):,.0f} events/s, ratio of bests "
-          f"{max(mine) / max(base):.0%}, median ratio {ratios[len(ratios) // 2]:.0%}")  # fmt: skip
+    sides: dict[str, Callable[[], float]] = {
+        "baseline": lambda: baseline(spark, settings, topic, args.max_offsets, work),
+        "sessionlake ingest": lambda: ours(spark, settings, topic, args.max_offsets, work),
+    }
+    if args.same_properties:
+        sides["baseline, bronze properties"] = lambda: baseline(
+            spark, settings, topic, args.max_offsets, work, properties=True
+        )
+    for _ in range(args.warmup):  # JIT and class loading: every side keeps warming for several runs
+        for query in sides.values():
+            query()
+    rates: dict[str, list[float]] = {name: [] for name in sides}
+    order = list(sides)
+    for i in range(args.repeat):  # rotate which side runs first: the JVM is warmer for the later ones
+        for name in order[i % len(order) :] + order[: i % len(order)]:
+            rates[name].append(args.events / sides[name]())
+        print("run: " + ", ".join(f"{name} {r[-1]:,.0f} events/s" for name, r in rates.items()), flush=True)
+    mine = rates["sessionlake ingest"]
+    for name, base in rates.items():
+        if name == "sessionlake ingest":
+            continue
+        ratios = sorted(m / b for m, b in zip(mine, base, strict=True))
+        print(f"throughput against {name} ({args.events:,} events, {args.warmup} warm-up + {args.repeat} runs): "
+              f"per-run ratios {', '.join(f'{r:.0%}' for r in ratios)}; best {name} {max(base):,.0f} events/s, "
+              f"best sessionlake ingest {max(mine):,.0f} events/s, ratio of bests {max(mine) / max(base):.0%}, "
+              f"median ratio {ratios[len(ratios) // 2]:.0%}")  # fmt: skip
     if args.rate:
         result = latency(spark, settings, args.rate, args.seconds, args.trigger, work)
         print(f"latency at {args.rate:,} events/s for {args.seconds}s (trigger {args.trigger}): {result}")

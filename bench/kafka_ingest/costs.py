@@ -2,6 +2,10 @@
 
 compiles: classes Spark generates and compiles (its CodegenMetrics count) in each round of the
     baseline and of the ingest. Classes generated anew every batch show up here.
+stages: where each side's batches spend their time, from Spark's REST API (needs the UI:
+    SESSIONLAKE_SPARK_UI=true): the stages of the last of --repeat rounds, grouped by kind (Delta's own
+    log and snapshot jobs apart) and by number of tasks, with their executor run time, CPU time and wall
+    time. Whatever the batches took beyond the stages' wall time is driver work.
 parse: executor cost of the parsing alone. The same records, read once and cached, are written to
     Spark's `noop` sink by the baseline's select and by `ingest.parsing.parse` with and without
     `_reason` / `_rescued_data` and `json_object_keys`. Best of --repeat after one warm-up.
@@ -9,15 +13,20 @@ parse: executor cost of the parsing alone. The same records, read once and cache
 Needs the local stack (`sessionlake stack up`, or SESSIONLAKE_* endpoints).
     python bench/kafka_ingest/costs.py compiles --events 300000
     python bench/kafka_ingest/costs.py parse --events 300000
+    SESSIONLAKE_SPARK_UI=true python bench/kafka_ingest/costs.py stages --events 300000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+import urllib.request
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
@@ -48,6 +57,48 @@ def compiles(spark: SparkSession, settings: Settings, events: int, rounds: int, 
             before = _compiles(spark)
             seconds = query(spark, settings, topic, 50_000, work)
             print(f"round {i}: {name}: batches {seconds:.2f} s, classes compiled {_compiles(spark) - before}")
+
+
+def _completed_stages(spark: SparkSession) -> list[dict]:
+    context = spark.sparkContext
+    url = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/stages?status=complete"
+    with urllib.request.urlopen(url) as response:  # noqa: S310 - the local Spark UI
+        return json.load(response)
+
+
+def _wall(stage: dict) -> float:
+    def moment(text: str) -> datetime:
+        return datetime.strptime(text.removesuffix("GMT"), "%Y-%m-%dT%H:%M:%S.%f")
+
+    return (moment(stage["completionTime"]) - moment(stage["firstTaskLaunchedTime"])).total_seconds()
+
+
+def stages(spark: SparkSession, settings: Settings, events: int, rounds: int, work: Path) -> None:
+    if not spark.sparkContext.uiWebUrl:
+        raise SystemExit("stages needs Spark's UI: run with SESSIONLAKE_SPARK_UI=true")
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    create_topic(settings.kafka_bootstrap, topic)
+    produce(settings.kafka_bootstrap, topic, events)
+    for i in range(rounds):
+        for name, query in (("baseline", baseline), ("sessionlake ingest", ours)):
+            seen = {(s["stageId"], s["attemptId"]) for s in _completed_stages(spark)}
+            seconds = query(spark, settings, topic, 50_000, work)
+            if i < rounds - 1:
+                continue
+            groups: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+            for stage in _completed_stages(spark):
+                if (stage["stageId"], stage["attemptId"]) in seen:
+                    continue
+                kind = "Delta log/snapshot" if (stage.get("description") or "").startswith("Delta") else "query"
+                group = groups[f"{kind}, {stage['numTasks']} task(s)"]
+                group[0] += 1
+                group[1] += stage["executorRunTime"] / 1000
+                group[2] += stage["executorCpuTime"] / 1e9
+                group[3] += _wall(stage)
+            walls = sum(g[3] for g in groups.values())
+            print(f"{name}: batches {seconds:.2f} s, stages' wall time {walls:.2f} s, driver {seconds - walls:.2f} s")
+            for label, (count, run, cpu, wall) in sorted(groups.items(), key=lambda item: -item[1][3]):
+                print(f"  {label}: {count} stages, wall {wall:.2f} s, executor run {run:.2f} s, cpu {cpu:.2f} s")
 
 
 def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int, work: Path) -> None:
@@ -113,9 +164,9 @@ def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["compiles", "parse"])
+    parser.add_argument("what", choices=["compiles", "stages", "parse"])
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles) or timed runs (parse)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles, stages) or timed runs (parse)")
     args = parser.parse_args()
     settings = load()
     prepare_local_env(settings)
@@ -123,6 +174,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="costs-kafka-ingest-", dir=settings.home))
     if args.what == "compiles":
         compiles(spark, settings, args.events, args.repeat, work)
+    elif args.what == "stages":
+        stages(spark, settings, args.events, args.repeat, work)
     else:
         parse_cost(spark, settings, args.events, args.repeat, work)
     spark.stop()

@@ -33,10 +33,22 @@ METADATA = StructType(
 )
 
 
+# Consumer defaults for reading offset ranges in bulk. The client's own (1 MiB per partition per fetch, a
+# 64 KiB socket buffer) suit consumers that keep up record by record; a micro-batch reads tens of MiB
+# per partition, and with them spends part of each batch waiting on fetch round trips (docs/ingest.md,
+# "Benchmark"). A source's `options` override them.
+FETCH_DEFAULTS = {
+    "kafka.max.partition.fetch.bytes": str(16 << 20),
+    "kafka.receive.buffer.bytes": str(4 << 20),
+}
+
+
 def options(settings: Settings, source: SourceConfig) -> dict[str, str]:
     """The Kafka source options, by Spark's names."""
     k = source.kafka
-    opts = {"kafka.bootstrap.servers": settings.kafka_bootstrap, **k.extra}
+    given = {key.lower() for key in k.extra}
+    defaults = {key: value for key, value in FETCH_DEFAULTS.items() if key not in given}
+    opts = {"kafka.bootstrap.servers": settings.kafka_bootstrap, **defaults, **k.extra}
     if k.topics:
         opts["subscribe"] = ",".join(k.topics)
     else:
