@@ -46,7 +46,9 @@ class RawPiiError(ValueError):
 class TableState:
     table_id: str
     schema: StructType
-    commit_millis: dict[int, int]  # commit timestamp of each version still in the Delta log
+    # commit timestamp of the versions the run needs: from the cursor's (or the latest alone, without a
+    # cursor) to the latest, as far as the Delta log still holds them
+    commit_millis: dict[int, int]
 
     @property
     def latest_version(self) -> int:
@@ -71,11 +73,19 @@ class Change:
         return self.change_type == "delete"
 
 
-def table_state(spark: SparkSession, table: str) -> TableState:
+def table_state(spark: SparkSession, table: str, since: int | None = None) -> TableState:
+    """The table's id, schema and the commits from version `since` (the latest only when None) on.
+
+    Only those commits are read (Delta's history with a limit), not every one the log keeps: a table
+    built every few minutes keeps tens of thousands over its log retention.
+    """
     if not spark.catalog.tableExists(table):
         raise LookupError(f"table {table} does not exist (the dbt build creates gold.sessions)")
     delta = DeltaTable.forName(spark, table)
-    commits = delta.history().select("version", F.unix_millis("timestamp")).collect()
+    latest = delta.history(1).select("version").first()[0]
+    # one more than needed: a commit landing between the two reads must not push `since` out of the window
+    wanted = 2 if since is None else max(latest - since + 2, 2)
+    commits = delta.history(wanted).select("version", F.unix_millis("timestamp")).collect()
     detail = delta.detail().select("id").first()
     schema = spark.table(table).schema
     check_no_raw_pii(table, schema)

@@ -93,9 +93,9 @@ class Exporter:
 
     def run_once(self) -> ExportReport:
         """Export every change committed up to now."""
-        state = table_state(self.spark, self.config.table)
-        created = self.index.ensure(state.schema)
         cursor = self.cursors.load()
+        state = table_state(self.spark, self.config.table, since=cursor.version if cursor else None)
+        created = self.index.ensure(state.schema)
         if cursor and cursor.table_id != state.table_id:
             if state.commit_millis.get(cursor.version) != cursor.commit_millis:
                 raise TableReplacedError(

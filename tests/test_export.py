@@ -22,7 +22,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from exporters.cdf import Change
+from exporters.cdf import Change, table_state
 from exporters.config import ExportConfig, SearchConfig
 from exporters.cursor import CursorStore
 from exporters.runner import ExportReport, TableReplacedError, export
@@ -164,6 +164,22 @@ def test_index_mirrors_table_through_inserts_merges_updates_and_deletes(spark, s
 
     idle = export(settings, spark, config=config)
     assert idle == ExportReport(last_version=latest)
+
+
+def test_table_state_reads_only_the_commits_the_run_needs(spark, names) -> None:
+    table = names["table"]
+    _create(spark, table)
+    for i in range(6):
+        spark.sql(f"INSERT INTO {table} VALUES {_row(f's{i}')}")
+    latest = _version(spark, table)
+    commits = spark.sql(f"DESCRIBE HISTORY {table}").select("version", F.unix_millis("timestamp").alias("ms"))
+    history = {r["version"]: r["ms"] for r in commits.collect()}
+    assert latest == 6 and set(history) == set(range(7))
+
+    since_three = table_state(spark, table, since=3).commit_millis
+    assert since_three == {v: history[v] for v in range(2, latest + 1)}  # one older version as a margin
+    assert set(table_state(spark, table).commit_millis) == {latest - 1, latest}  # no cursor: the latest
+    assert set(table_state(spark, table, since=latest + 5).commit_millis) == {latest - 1, latest}
 
 
 def test_reexport_is_idempotent_and_older_states_never_overwrite_newer(spark, settings, names) -> None:
