@@ -6,6 +6,8 @@ stages: where each side's batches spend their time, from Spark's REST API (needs
     SESSIONLAKE_SPARK_UI=true): the stages of the last of --repeat rounds, grouped by kind (Delta's own
     log and snapshot jobs apart) and by number of tasks, with their executor run time, CPU time and wall
     time. Whatever the batches took beyond the stages' wall time is driver work.
+fetch: reading the records alone, with the Kafka client's consumer defaults and with ingest's
+    FETCH_DEFAULTS.
 parse: executor cost of the parsing alone. The same records, read once and cached, are written to
     Spark's `noop` sink by the baseline's select and by `ingest.parsing.parse` with and without
     `_reason` / `_rescued_data` and `json_object_keys`. Best of --repeat after one warm-up.
@@ -13,6 +15,7 @@ parse: executor cost of the parsing alone. The same records, read once and cache
 Needs the local stack (`sessionlake stack up`, or SESSIONLAKE_* endpoints).
     python bench/kafka_ingest/costs.py compiles --events 300000
     python bench/kafka_ingest/costs.py parse --events 300000
+    python bench/kafka_ingest/costs.py fetch --events 300000 --repeat 5
     SESSIONLAKE_SPARK_UI=true python bench/kafka_ingest/costs.py stages --events 300000
 """
 
@@ -43,15 +46,20 @@ from sessionlake.settings import Settings, load
 from sessionlake.spark import get_session
 
 
+def _filled_topic(settings: Settings, events: int) -> str:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    create_topic(settings.kafka_bootstrap, topic)
+    produce(settings.kafka_bootstrap, topic, events)
+    return topic
+
+
 def _compiles(spark: SparkSession) -> int:
     """How many classes Spark has compiled in this JVM so far (its CodegenMetrics source)."""
     return spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME().getCount()  # noqa: SLF001
 
 
 def compiles(spark: SparkSession, settings: Settings, events: int, rounds: int, work: Path) -> None:
-    topic = f"bench-{uuid.uuid4().hex[:8]}"
-    create_topic(settings.kafka_bootstrap, topic)
-    produce(settings.kafka_bootstrap, topic, events)
+    topic = _filled_topic(settings, events)
     for i in range(rounds):
         for name, query in (("baseline", baseline), ("sessionlake ingest", ours)):
             before = _compiles(spark)
@@ -76,9 +84,7 @@ def _wall(stage: dict) -> float:
 def stages(spark: SparkSession, settings: Settings, events: int, rounds: int, work: Path) -> None:
     if not spark.sparkContext.uiWebUrl:
         raise SystemExit("stages needs Spark's UI: run with SESSIONLAKE_SPARK_UI=true")
-    topic = f"bench-{uuid.uuid4().hex[:8]}"
-    create_topic(settings.kafka_bootstrap, topic)
-    produce(settings.kafka_bootstrap, topic, events)
+    topic = _filled_topic(settings, events)
     for i in range(rounds):
         for name, query in (("baseline", baseline), ("sessionlake ingest", ours)):
             seen = {(s["stageId"], s["attemptId"]) for s in _completed_stages(spark)}
@@ -101,10 +107,26 @@ def stages(spark: SparkSession, settings: Settings, events: int, rounds: int, wo
                 print(f"  {label}: {count} stages, wall {wall:.2f} s, executor run {run:.2f} s, cpu {cpu:.2f} s")
 
 
+def fetch(spark: SparkSession, settings: Settings, events: int, repeat: int) -> None:
+    """Reading alone (the records' bytes summed): the Kafka client's consumer defaults against
+    ingest.readers.kafka.FETCH_DEFAULTS. Median and best of --repeat after one warm-up, alternating."""
+    topic = _filled_topic(settings, events)
+    variants = {"client defaults": {}, "FETCH_DEFAULTS": kafka.FETCH_DEFAULTS}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat + 1):
+        for name, extra in variants.items():
+            reader = spark.read.format("kafka").option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+            records = reader.option("subscribe", topic).option("startingOffsets", "earliest").options(**extra).load()
+            started = time.perf_counter()
+            records.agg(F.sum(F.length("value"))).collect()
+            times[name].append(time.perf_counter() - started)
+    for name, seconds in times.items():
+        counted = sorted(seconds[1:])
+        print(f"{name}: median {counted[len(counted) // 2]:.2f} s, best {counted[0]:.2f} s ({events:,} records)")
+
+
 def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int, work: Path) -> None:
-    topic = f"bench-{uuid.uuid4().hex[:8]}"
-    create_topic(settings.kafka_bootstrap, topic)
-    produce(settings.kafka_bootstrap, topic, events)
+    topic = _filled_topic(settings, events)
     source = load_sources(source_yaml(work / "profile", "profile", topic, 50_000, "1 second"), None)[0]
     rules = prepare_source(spark, settings, source).rules
     records = (
@@ -115,17 +137,7 @@ def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int
         .cache()
     )
     records.count()
-    envelope = records.select(
-        F.col("value").cast("string").alias("_value"),
-        F.col("value").alias("_raw_bytes"),
-        kafka.coordinates().alias("_coordinates"),
-        F.col("key").cast("string").alias("_kafka_key"),
-        F.col("topic").alias("_kafka_topic"),
-        F.col("partition").alias("_kafka_partition"),
-        F.col("offset").alias("_kafka_offset"),
-        F.col("timestamp").alias("_kafka_timestamp"),
-        F.lit(None).cast(kafka.HEADERS_TYPE).alias("_kafka_headers"),
-    )
+    envelope = kafka.envelope(records, source)
     none = F.lit(None).cast("string")
     no_keys = F.array(F.lit("-")).cast("array<string>")
     variants: dict[str, Callable[[], DataFrame]] = {
@@ -164,9 +176,9 @@ def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["compiles", "stages", "parse"])
+    parser.add_argument("what", choices=["compiles", "stages", "fetch", "parse"])
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles, stages) or timed runs (parse)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles, stages) or timed runs (fetch, parse)")
     args = parser.parse_args()
     settings = load()
     prepare_local_env(settings)
@@ -176,6 +188,8 @@ def main() -> None:
         compiles(spark, settings, args.events, args.repeat, work)
     elif args.what == "stages":
         stages(spark, settings, args.events, args.repeat, work)
+    elif args.what == "fetch":
+        fetch(spark, settings, args.events, args.repeat)
     else:
         parse_cost(spark, settings, args.events, args.repeat, work)
     spark.stop()

@@ -71,11 +71,11 @@ def coordinates() -> Column:
     return F.to_json(F.struct(F.col("topic"), F.col("partition"), F.col("offset")))
 
 
-def read(spark: SparkSession, settings: Settings, source: SourceConfig) -> DataFrame:
-    """The stream as the common envelope: `_value`, `_raw_bytes`, `_coordinates` and METADATA."""
-    stream = spark.readStream.format("kafka").options(**options(settings, source)).load()
+def envelope(records: DataFrame, source: SourceConfig) -> DataFrame:
+    """Kafka records (the source's columns) as the common envelope: `_value`, `_raw_bytes`,
+    `_coordinates` and METADATA."""
     headers = F.col("headers") if source.kafka.include_headers else F.lit(None).cast(HEADERS_TYPE)
-    return stream.select(
+    return records.select(
         F.col("value").cast("string").alias("_value"),
         F.col("value").alias("_raw_bytes"),
         coordinates().alias("_coordinates"),
@@ -86,3 +86,8 @@ def read(spark: SparkSession, settings: Settings, source: SourceConfig) -> DataF
         F.col("timestamp").alias("_kafka_timestamp"),
         headers.alias("_kafka_headers"),
     )
+
+
+def read(spark: SparkSession, settings: Settings, source: SourceConfig) -> DataFrame:
+    """The stream as the common envelope (see `envelope`)."""
+    return envelope(spark.readStream.format("kafka").options(**options(settings, source)).load(), source)
