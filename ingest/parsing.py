@@ -1,13 +1,19 @@
-"""Payload parsing with Spark's own functions: typed columns, rescued data and quarantine reasons.
+"""Payload parsing: typed columns, rescued data and quarantine reasons, all in Spark's generated code.
 
-A record is parsed once, straight into the declared types (`from_json` in PERMISSIVE mode, which
-fills a corrupt-record column when a value does not fit its type), and its top-level keys are listed
-with `json_object_keys` (null when the record is not a JSON object). That is all a good record costs.
-A record that breaks a rule is looked at again, field by field, from its raw texts (`from_json` with
-every field typed string keeps nested values and numbers as their JSON text): each field is cast with
-`try_cast` (or `from_json` for nested types), a present value that does not cast is a type mismatch,
-and the reason names every rule broken. Undeclared keys send the record's other fields to
-`_rescued_data` as a JSON object, keeping their JSON types.
+A record is parsed once, straight into the declared types, by `sessionlake_parse_json`
+(jvm/spark-functions): Spark's own JSON parser as `from_json` runs it in PERMISSIVE mode, which fills a
+corrupt-record column when a value does not fit its type, and which also counts the record's undeclared
+top-level keys as it reads them (null when the record is not a JSON object). That is all a good record
+costs.
+A record that breaks a rule is looked at again, field by field, from its raw texts (parsed with every
+field typed string, which keeps nested values and numbers as their JSON text): each field is cast with
+`try_cast` (or `sessionlake_parse_json` for nested types), a present value that does not cast is a type
+mismatch, and the reason names every rule broken. Undeclared keys send the record's other fields to
+`_rescued_data` (`sessionlake_undeclared_json`) as a JSON object of their text as received.
+
+No expression here is one Spark cannot generate code for (a lambda, a CodegenFallback): any such
+expression takes its whole projection out of whole-stage code generation, and every record then pays
+for a copy of the row at each projection.
 
 `_reason` is null for a good record; otherwise it starts with one of REASONS, then details.
 """
@@ -31,9 +37,10 @@ REASONS = (
     "unrouted",  # a good record that no target's `where` selected
 )
 REASON = "_reason"
-_TYPED = "__json_typed"  # the declared fields typed, plus _CORRUPT
-_CORRUPT = "__json_corrupt"  # set by from_json when some value does not fit its declared type
-_KEYS = "__json_keys"  # the record's top-level keys; null if it is not a JSON object
+_TYPED = "__json_typed"  # sessionlake_parse_json's struct: the declared fields typed, _CORRUPT, _UNDECLARED
+_CORRUPT = "__json_corrupt"  # set when some value does not fit its declared type, or the text is not JSON
+_UNDECLARED = "__json_undeclared"  # how many top-level keys are not declared; null if not a JSON object
+_TEXTS = "__json_texts"  # the declared fields as JSON texts, for suspect records only (_texts)
 
 
 def _typed(raw: Column, data_type: DataType) -> Column:
@@ -44,23 +51,27 @@ def _typed(raw: Column, data_type: DataType) -> Column:
         return F.when(lowered == "true", F.lit(True)).when(lowered == "false", F.lit(False))
     if isinstance(data_type, AtomicType):
         return raw.try_cast(data_type)
-    return F.from_json(raw, data_type)
+    wrapped = F.concat(F.lit('{"v":'), raw, F.lit("}"))  # a nested value's text, read as a field
+    return parse_json(wrapped, StructType([StructField("v", data_type)]))["v"]
 
 
 def _listed(prefix: str, items: list[Column]) -> Column:
     """`prefix: a, b` for the non-null items, or null when there are none."""
-    names = F.array_compact(F.array(*items))
-    return F.when(F.size(names) > 0, F.concat(F.lit(f"{prefix}: "), F.array_join(names, ", ")))
+    names = F.concat_ws(", ", *items)  # skips nulls; no lambda, so the projection stays in generated code
+    return F.when(names != "", F.concat(F.lit(f"{prefix}: "), names))
 
 
 def _texts(rules: RecordRules) -> Column:
-    """The declared fields as their JSON texts (parsed on demand: only bad records get here)."""
-    return F.from_json(F.col("_value"), StructType([StructField(f.name, StringType()) for f in rules.schema.fields]))
+    """The declared fields as their JSON texts, for a record suspected of breaking a field rule (null
+    for the others): parsed once, into a column of its own, for every field's checks to read."""
+    strings = StructType([StructField(f.name, StringType()) for f in rules.schema.fields])
+    is_object = F.col(_TYPED)[_UNDECLARED].isNotNull()
+    return F.when(is_object & _suspect(rules), parse_json(F.col("_value"), strings))
 
 
 def _field_problems(rules: RecordRules) -> list[tuple[str, list[tuple[Column, str]]]]:
     """Per rule, the (condition, label) of each field that can break it."""
-    raw = {f.name: _texts(rules)[f.name] for f in rules.schema.fields}
+    raw = {f.name: F.col(_TEXTS)[f.name] for f in rules.schema.fields}
     return [
         ("missing_required", [(raw[f].isNull(), f) for f in rules.required]),
         (
@@ -88,8 +99,8 @@ def _field_reasons(rules: RecordRules) -> Column:
         for rule, checks in _field_problems(rules)
         if checks
     ]
-    found = F.array_compact(F.array(*groups)) if groups else F.array().cast("array<string>")
-    return F.when(F.size(found) > 0, F.array_join(found, "; "))
+    found = F.concat_ws("; ", *groups) if groups else F.lit("")
+    return F.when(found != "", found)
 
 
 def _suspect(rules: RecordRules) -> Column:
@@ -108,7 +119,7 @@ def _suspect(rules: RecordRules) -> Column:
 def reason(rules: RecordRules) -> Column:
     value = F.col("_value")
     return (
-        F.when(F.col(_KEYS).isNotNull(), F.when(_suspect(rules), _field_reasons(rules)))
+        F.when(F.col(_TYPED)[_UNDECLARED].isNotNull(), F.when(_suspect(rules), _apart(_field_reasons(rules))))
         .when(value.isNull() | (F.trim(value) == ""), F.lit("empty_record"))
         .when(
             F.octet_length(value) > rules.max_record_bytes,
@@ -123,20 +134,21 @@ def reason(rules: RecordRules) -> Column:
 
 
 def rescued_data(rules: RecordRules) -> Column:
-    """Undeclared fields as a JSON object (their JSON types kept), or null when there are none.
+    """Undeclared fields as a JSON object of their text as received, or null when there are none."""
+    undeclared = F.call_function("sessionlake_undeclared_json", F.col("_value"), F.lit(rules.schema.json()))
+    return F.when(F.col(_TYPED)[_UNDECLARED] > 0, undeclared)
 
-    A record with as many keys as non-null declared fields has no other key: that cheap test spares
-    the exact one (a set difference of key lists) for nearly every record.
-    """
-    names = rules.schema.fieldNames()
-    declared = F.array(*[F.lit(n) for n in names])
-    present = sum(F.col(_TYPED)[n].isNotNull().cast("int") for n in names)
-    extra = F.array_except(F.col(_KEYS), declared)
-    reparsed = F.from_json(F.col("_value"), "map<string,variant>")
-    return F.when(
-        (F.size(F.col(_KEYS)) > present) & (F.size(extra) > 0),
-        F.to_json(F.map_filter(reparsed, lambda k, _v: ~F.array_contains(declared, k))),
-    )
+
+def _apart(expression: Column) -> Column:
+    """`sessionlake_eval_apart`: `expression` evaluated outside the projection's generated code, for the
+    large expressions only bad records need (whole-stage code generation writes a projection into one
+    Java method, and the JVM does not compile methods over 8000 bytes: every record would pay)."""
+    return F.call_function("sessionlake_eval_apart", expression)
+
+
+def parse_json(value: Column, schema: StructType) -> Column:
+    """`sessionlake_parse_json`: `value` typed by `schema`, with _CORRUPT and _UNDECLARED."""
+    return F.call_function("sessionlake_parse_json", value, F.lit(schema.json()))
 
 
 def parse(envelope: DataFrame, rules: RecordRules) -> DataFrame:
@@ -148,17 +160,15 @@ def parse(envelope: DataFrame, rules: RecordRules) -> DataFrame:
     envelope_cols = [c for c in envelope.columns if c != "_value"]
     value = F.col("_value")
     small = F.octet_length(value) <= rules.max_record_bytes
-    with_corrupt = StructType([*rules.schema.fields, StructField(_CORRUPT, StringType())])
-    parsed = envelope.select(
-        "*",
-        F.when(small, F.from_json(value, with_corrupt, {"columnNameOfCorruptRecord": _CORRUPT})).alias(_TYPED),
-        F.when(small, F.json_object_keys(value)).alias(_KEYS),
-    )
+    parsed = envelope.select("*", F.when(small, parse_json(value, rules.schema)).alias(_TYPED))
+    parsed = parsed.select("*", _texts(rules).alias(_TEXTS))
     fits = F.col(_TYPED)[_CORRUPT].isNull()
     typed = parsed.select(
         "*",
         *[
-            F.when(fits, F.col(_TYPED)[f.name]).when(small, _typed(_texts(rules)[f.name], f.dataType)).alias(f.name)
+            F.when(fits, F.col(_TYPED)[f.name])
+            .when(small, _apart(_typed(F.col(_TEXTS)[f.name], f.dataType)))
+            .alias(f.name)
             for f in rules.schema.fields
         ],
     )

@@ -15,6 +15,10 @@ class MissingJarsError(RuntimeError):
     pass
 
 
+# The project's own Scala modules (jvm/<name>/src): the s3-sqs source and the SQL functions.
+BUILT_MODULES = ("s3-sqs-source", "spark-functions")
+
+
 def spark_jars(settings: Settings) -> list[Path]:
     """The Maven-resolved jars Spark needs on top of pyspark's own (`make jars` fills the cache)."""
     jars = sorted((settings.jars_dir / "spark").glob("*.jar"))
@@ -22,13 +26,14 @@ def spark_jars(settings: Settings) -> list[Path]:
         raise MissingJarsError(
             f"no Delta jars in {settings.jars_dir / 'spark'}: run `make jars` (Maven resolves them once)"
         )
-    s3_sqs = sorted((settings.jars_dir / "s3-sqs-source").glob("*.jar"))
-    if not s3_sqs:
-        raise MissingJarsError(
-            f"no s3-sqs source jar in {settings.jars_dir / 's3-sqs-source'}: run `make jars` "
-            "(Maven builds jvm/s3-sqs-source)"
-        )
-    return jars + s3_sqs
+    for module in BUILT_MODULES:
+        built = sorted((settings.jars_dir / module).glob("*.jar"))
+        if not built:
+            raise MissingJarsError(
+                f"no {module} jar in {settings.jars_dir / module}: run `make jars` (Maven builds jvm/{module})"
+            )
+        jars += built
+    return jars
 
 
 def _s3a_conf(settings: Settings) -> dict[str, str]:
@@ -71,7 +76,9 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": classpath,
         "spark.driver.memory": os.environ.get("SESSIONLAKE_DRIVER_MEMORY", "3g"),
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.extensions": (
+            "io.delta.sql.DeltaSparkSessionExtension,org.apache.spark.sql.sessionlake.functions.SessionlakeExtensions"
+        ),
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(settings.warehouse),

@@ -80,3 +80,17 @@ def test_records_that_are_not_good_objects_get_their_reason(spark) -> None:
     rows = parse(spark.createDataFrame([(t,) for t in NOT_GOOD], "_value string"), RULES).collect()
     assert {r["_raw"]: r[REASON] for r in rows} == NOT_GOOD
     assert all(r["_rescued_data"] is None for r in rows)
+
+
+def test_parsing_runs_whole_in_generated_code(spark) -> None:
+    """One expression Spark cannot generate code for (a lambda, a CodegenFallback) would take its whole
+    projection out of whole-stage code generation, and every record would pay for a copy of its row."""
+    rules = RecordRules(
+        schema=RULES.schema, required=("event_id",), max_lengths={"event_id": 8}, accepted_values={"event_id": ["a"]}
+    )
+    envelope = spark.createDataFrame([('{"event_id":"a"}', b"x")], "_value string, _raw_bytes binary")
+    plan = parse(envelope, rules)._jdf.queryExecution().executedPlan()  # noqa: SLF001
+    operators = [line.lstrip(" +-:") for line in plan.toString().splitlines()]
+    outside = [op for op in operators if op.startswith("Project") or op.startswith("Filter")]
+    assert not outside, outside
+    assert sum(op.startswith("*(") for op in operators) >= 4

@@ -2,15 +2,18 @@
 
 compiles: classes Spark generates and compiles (its CodegenMetrics count) in each round of the
     baseline and of the ingest. Classes generated anew every batch show up here.
-stages: where each side's batches spend their time, from Spark's REST API (needs the UI:
+stages: where each side's batches spend their time (the bare query, into a plain table and into one with
+    bronze's properties, and the ingest), from Spark's REST API (needs the UI:
     SESSIONLAKE_SPARK_UI=true): the stages of the last of --repeat rounds, grouped by kind (Delta's own
     log and snapshot jobs apart) and by number of tasks, with their executor run time, CPU time and wall
     time. Whatever the batches took beyond the stages' wall time is driver work.
 fetch: reading the records alone, with the Kafka client's consumer defaults and with ingest's
     FETCH_DEFAULTS.
 parse: executor cost of the parsing alone. The same records, read once and cached, are written to
-    Spark's `noop` sink by the baseline's select and by `ingest.parsing.parse` with and without
-    `_reason` / `_rescued_data` and `json_object_keys`. Best of --repeat after one warm-up.
+    Spark's `noop` sink by the baseline's select; by Spark's `from_json` (with a corrupt-record column)
+    plus `json_object_keys`, and by `sessionlake_parse_json`, which does the work of both in one pass;
+    and by `ingest.parsing.parse` with and without `_reason` / `_rescued_data`. Best of --repeat after
+    one warm-up.
 
 Needs the local stack (`sessionlake stack up`, or SESSIONLAKE_* endpoints).
     python bench/kafka_ingest/costs.py compiles --events 300000
@@ -35,6 +38,7 @@ from unittest import mock
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from bench import SCHEMA, baseline, create_topic, ours, produce, source_yaml
 from ingest import parsing
@@ -86,9 +90,14 @@ def stages(spark: SparkSession, settings: Settings, events: int, rounds: int, wo
         raise SystemExit("stages needs Spark's UI: run with SESSIONLAKE_SPARK_UI=true")
     topic = _filled_topic(settings, events)
     for i in range(rounds):
-        for name, query in (("baseline", baseline), ("sessionlake ingest", ours)):
+        sides: dict[str, Callable[[], float]] = {
+            "baseline": lambda: baseline(spark, settings, topic, 50_000, work),
+            "baseline, bronze properties": lambda: baseline(spark, settings, topic, 50_000, work, properties=True),
+            "sessionlake ingest": lambda: ours(spark, settings, topic, 50_000, work),
+        }
+        for name, query in sides.items():
             seen = {(s["stageId"], s["attemptId"]) for s in _completed_stages(spark)}
-            seconds = query(spark, settings, topic, 50_000, work)
+            seconds = query()
             if i < rounds - 1:
                 continue
             groups: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
@@ -139,22 +148,26 @@ def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int
     records.count()
     envelope = kafka.envelope(records, source)
     none = F.lit(None).cast("string")
-    no_keys = F.array(F.lit("-")).cast("array<string>")
+    value = F.col("value").cast("string")
+    with_corrupt = StructType([*rules.schema.fields, StructField("__json_corrupt", StringType())])
     variants: dict[str, Callable[[], DataFrame]] = {
         "baseline select": lambda: records.select(
             F.from_json(F.col("value").cast("string"), SCHEMA).alias("v"), "topic", "partition", "offset"
         ).select("v.*", "topic", "partition", "offset"),
+        "from_json (corrupt column) + json_object_keys": lambda: records.select(
+            F.from_json(value, with_corrupt, {"columnNameOfCorruptRecord": "__json_corrupt"}),
+            F.json_object_keys(value),
+        ),
+        "sessionlake_parse_json": lambda: records.select(parsing.parse_json(value, rules.schema)),
         "parse": lambda: parsing.parse(envelope, rules),
     }
     patches = {
-        "parse without json_object_keys": {"json_object_keys": lambda _v: no_keys},
         "parse without _reason and _rescued_data": {"reason": lambda _r: none, "rescued_data": lambda _r: none},
     }
     for name, replaced in patches.items():
 
         def patched(replaced: dict = replaced) -> DataFrame:
-            targets = [mock.patch.object(parsing, k, v) for k, v in replaced.items() if hasattr(parsing, k)]
-            targets += [mock.patch.object(parsing.F, k, v) for k, v in replaced.items() if not hasattr(parsing, k)]
+            targets = [mock.patch.object(parsing, k, v) for k, v in replaced.items()]
             for target in targets:
                 target.start()
             try:

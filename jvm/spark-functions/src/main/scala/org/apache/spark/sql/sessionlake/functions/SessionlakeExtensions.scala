@@ -1,0 +1,26 @@
+package org.apache.spark.sql.sessionlake.functions
+
+import org.apache.spark.sql.SparkSessionExtensions
+import org.apache.spark.sql.catalyst.FunctionIdentifier
+import org.apache.spark.sql.catalyst.expressions.ExpressionInfo
+
+/** Registers sessionlake's SQL functions in every session (`spark.sql.extensions`). */
+class SessionlakeExtensions extends (SparkSessionExtensions => Unit) {
+  override def apply(extensions: SparkSessionExtensions): Unit = {
+    extensions.injectFunction(
+      (
+        FunctionIdentifier(ParseJsonRecord.FunctionName),
+        new ExpressionInfo(classOf[ParseJsonRecord].getName, ParseJsonRecord.FunctionName),
+        ParseJsonRecord.build _))
+    extensions.injectFunction(
+      (
+        FunctionIdentifier(UndeclaredFieldsJson.FunctionName),
+        new ExpressionInfo(classOf[UndeclaredFieldsJson].getName, UndeclaredFieldsJson.FunctionName),
+        UndeclaredFieldsJson.build _))
+    extensions.injectFunction(
+      (
+        FunctionIdentifier(EvalApart.FunctionName),
+        new ExpressionInfo(classOf[EvalApart].getName, EvalApart.FunctionName),
+        EvalApart.build _))
+  }
+}
