@@ -230,3 +230,15 @@ def test_an_expression_evaluated_apart_gives_what_it_gives_in_generated_code(spa
         spark.conf.unset("spark.sql.codegen.fallback")
     assert [tuple(r) for r in apart] == [tuple(r) for r in plain]
     assert plain[0][0] == 2 and plain[1][6] == "x"
+
+
+def test_an_expression_evaluated_apart_is_hidden_from_the_optimizer(spark) -> None:
+    """Only its inputs are left for the optimizer (which a streaming query runs on every micro-batch)."""
+    frame = spark.createDataFrame([(1, "a")], "i int, s string").selectExpr(
+        "sessionlake_eval_apart(case when i > 0 then concat(s, cast(i + (1 + 2) as string)) end) as e"
+    )
+    optimized = frame._jdf.queryExecution().optimizedPlan().toString()  # noqa: SLF001
+    # Inputs bound by position, and `1 + 2` left as it is: the optimizer never saw the body (it folds
+    # constants in every expression it sees).
+    assert "sessionlake_eval_apart(i#" in optimized and "(input[0, int, true] + (1 + 2))" in optimized, optimized
+    assert frame.first()["e"] == "a4"

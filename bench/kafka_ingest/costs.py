@@ -7,6 +7,9 @@ stages: where each side's batches spend their time (the bare query, into a plain
     SESSIONLAKE_SPARK_UI=true): the stages of the last of --repeat rounds, grouped by kind (Delta's own
     log and snapshot jobs apart) and by number of tasks, with their executor run time, CPU time and wall
     time. Whatever the batches took beyond the stages' wall time is driver work.
+plan: driver time to optimize and plan each side's query (a streaming query does it for every
+    micro-batch): the baseline's select and the ingest's parse over the same Kafka relation, each built
+    anew --repeat times; median after one warm-up round.
 fetch: reading the records alone, with the Kafka client's consumer defaults and with ingest's
     FETCH_DEFAULTS.
 parse: executor cost of the parsing alone. The same records, read once and cached, are written to
@@ -18,6 +21,7 @@ parse: executor cost of the parsing alone. The same records, read once and cache
 Needs the local stack (`sessionlake stack up`, or SESSIONLAKE_* endpoints).
     python bench/kafka_ingest/costs.py compiles --events 300000
     python bench/kafka_ingest/costs.py parse --events 300000
+    python bench/kafka_ingest/costs.py plan --repeat 10
     python bench/kafka_ingest/costs.py fetch --events 300000 --repeat 5
     SESSIONLAKE_SPARK_UI=true python bench/kafka_ingest/costs.py stages --events 300000
 """
@@ -187,9 +191,36 @@ def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int
         print(f"{name}: {min(seconds[1:]):.2f} s (best of {repeat}, {events:,} records)")
 
 
+def plan(spark: SparkSession, settings: Settings, repeat: int, work: Path) -> None:
+    topic = _filled_topic(settings, 1000)
+    source = load_sources(source_yaml(work / "plan", "plan", topic, 50_000, "1 second"), None)[0]
+    rules = prepare_source(spark, settings, source).rules
+    records = spark.read.format("kafka").options(**kafka.options(settings, source)).load()
+    sides: dict[str, Callable[[], DataFrame]] = {
+        "baseline select": lambda: records.select(
+            F.from_json(F.col("value").cast("string"), SCHEMA).alias("v"), F.col("value").cast("string").alias("_raw")
+        ).select("v.*", "_raw"),
+        "ingest parse": lambda: parsing.parse(kafka.envelope(records, source), rules).where(
+            F.col(parsing.REASON).isNull()
+        ),
+    }
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(2):  # the first round warms the JVM up
+        for name, side in sides.items():
+            times[name].clear()
+            for _ in range(repeat):
+                frame = side()
+                started = time.perf_counter()
+                frame._jdf.queryExecution().executedPlan()  # noqa: SLF001 - optimized and planned, not run
+                times[name].append(time.perf_counter() - started)
+    for name, seconds in times.items():
+        median = sorted(seconds)[len(seconds) // 2]
+        print(f"{name}: optimized and planned in {median * 1000:.0f} ms (median of {repeat})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["compiles", "stages", "fetch", "parse"])
+    parser.add_argument("what", choices=["compiles", "stages", "fetch", "parse", "plan"])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles, stages) or timed runs (fetch, parse)")
     args = parser.parse_args()
@@ -203,6 +234,8 @@ def main() -> None:
         stages(spark, settings, args.events, args.repeat, work)
     elif args.what == "fetch":
         fetch(spark, settings, args.events, args.repeat)
+    elif args.what == "plan":
+        plan(spark, settings, args.repeat, work)
     else:
         parse_cost(spark, settings, args.events, args.repeat, work)
     spark.stop()

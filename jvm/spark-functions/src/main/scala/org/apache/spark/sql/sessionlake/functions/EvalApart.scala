@@ -1,17 +1,22 @@
 package org.apache.spark.sql.sessionlake.functions
 
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{BoundReference, Expression, UnaryExpression}
+import org.apache.spark.sql.catalyst.expressions.{Attribute, BoundReference, Expression, ExprId, GenericInternalRow, RuntimeReplaceable, UnaryExpression}
 import org.apache.spark.sql.catalyst.expressions.codegen.{CodegenContext, CodeGenerator, ExprCode}
 import org.apache.spark.sql.catalyst.expressions.codegen.Block._
+import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan
+import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.types.DataType
 
 /**
- * `sessionlake_eval_apart(expr)`: `expr`, evaluated by its own interpreter instead of being written into
- * the generated code of its projection. For a large expression that runs on few rows (the detailed
- * reasons of bad records): whole-stage code generation writes a projection's expressions into one Java
- * method, and a method over the JVM's 8000-byte limit for compilation runs interpreted for every row.
- * Only a call and the expression's inputs stay in the generated code.
+ * `sessionlake_eval_apart(expr)`: `expr`, kept out of the optimizer and out of generated code. For a
+ * large expression that runs on few rows (the detailed reasons of bad records), which would otherwise
+ * cost every micro-batch its optimization (a streaming query optimizes and plans its plan anew for each
+ * batch) and every row its share of an over-long generated method (the JVM does not compile methods
+ * over 8000 bytes, and whole-stage code generation writes a projection into one method).
+ *
+ * At the end of analysis (`SeparateApart`) it becomes an `EvaluatedApart`: its inputs stay children,
+ * the expression over them becomes an opaque body, evaluated by its own interpreter.
  */
 case class EvalApart(child: Expression) extends UnaryExpression {
 
@@ -26,28 +31,8 @@ case class EvalApart(child: Expression) extends UnaryExpression {
   override def eval(input: InternalRow): Any = child.eval(input)
 
   override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
-    val inputs = child.collect { case b: BoundReference => b }.groupBy(_.ordinal).values.map(_.head).toSeq
-    val width = if (inputs.isEmpty) 0 else inputs.map(_.ordinal).max + 1
-    val values = ctx.freshName("values")
-    val result = ctx.freshName("result")
-    val fills = inputs.map { input =>
-      val value = input.genCode(ctx)
-      val boxed = CodeGenerator.boxedType(input.dataType)
-      val box = if (CodeGenerator.isPrimitiveType(input.dataType)) s"$boxed.valueOf(${value.value})" else s"${value.value}"
-      s"""${value.code}
-         |$values[${input.ordinal}] = ${value.isNull} ? null : (Object) $box;""".stripMargin
-    }
-    val self = ctx.addReferenceObj("evalApart", this)
-    val javaType = CodeGenerator.javaType(dataType)
-    val boxedResult = CodeGenerator.boxedType(dataType)
-    val unbox = if (CodeGenerator.isPrimitiveType(dataType)) s"(($boxedResult) $result).${javaType}Value()" else s"($javaType) $result"
-    ev.copy(code = code"""
-      |Object[] $values = new Object[$width];
-      |${fills.mkString("\n")}
-      |Object $result = $self.child().eval(new org.apache.spark.sql.catalyst.expressions.GenericInternalRow($values));
-      |boolean ${ev.isNull} = $result == null;
-      |$javaType ${ev.value} = ${ev.isNull} ? ${CodeGenerator.defaultValue(dataType)} : $unbox;
-      |""".stripMargin)
+    val code = child.genCode(ctx)
+    ev.copy(code = code.code, isNull = code.isNull, value = code.value)
   }
 }
 
@@ -57,5 +42,69 @@ object EvalApart {
   def build(args: Seq[Expression]): Expression = args match {
     case Seq(child) => EvalApart(child)
     case _ => throw new IllegalArgumentException(s"$FunctionName takes one expression, got ${args.length}")
+  }
+}
+
+/** `body` over `inputs`, the body's attributes in order (as BoundReferences to them). */
+case class EvaluatedApart(inputs: Seq[Expression], body: Expression) extends Expression {
+
+  override def children: Seq[Expression] = inputs
+
+  override def dataType: DataType = body.dataType
+
+  override def nullable: Boolean = body.nullable
+
+  override def prettyName: String = EvalApart.FunctionName
+
+  override protected def withNewChildrenInternal(newChildren: IndexedSeq[Expression]): EvaluatedApart =
+    copy(inputs = newChildren)
+
+  override def eval(input: InternalRow): Any = evalBody(inputs.map(_.eval(input)).toArray[Any])
+
+  def evalBody(values: Array[Any]): Any = body.eval(new GenericInternalRow(values))
+
+  override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
+    val values = ctx.freshName("values")
+    val result = ctx.freshName("result")
+    val fills = inputs.zipWithIndex.map { case (input, i) =>
+      val code = input.genCode(ctx)
+      val boxed = CodeGenerator.boxedType(input.dataType)
+      val value = if (CodeGenerator.isPrimitiveType(input.dataType)) s"$boxed.valueOf(${code.value})" else s"${code.value}"
+      s"""${code.code}
+         |$values[$i] = ${code.isNull} ? null : (Object) $value;""".stripMargin
+    }
+    val self = ctx.addReferenceObj("evaluatedApart", this)
+    val javaType = CodeGenerator.javaType(dataType)
+    val unbox =
+      if (CodeGenerator.isPrimitiveType(dataType)) s"((${CodeGenerator.boxedType(dataType)}) $result).${javaType}Value()"
+      else s"($javaType) $result"
+    ev.copy(code = code"""
+      |Object[] $values = new Object[${inputs.length}];
+      |${fills.mkString("\n")}
+      |Object $result = $self.evalBody($values);
+      |boolean ${ev.isNull} = $result == null;
+      |$javaType ${ev.value} = ${ev.isNull} ? ${CodeGenerator.defaultValue(dataType)} : $unbox;
+      |""".stripMargin)
+  }
+}
+
+/** The post-hoc resolution rule that turns each analysed `EvalApart` into an `EvaluatedApart`. */
+object SeparateApart extends Rule[LogicalPlan] {
+  override def apply(plan: LogicalPlan): LogicalPlan = plan.transformAllExpressions {
+    case EvalApart(child) if child.resolved =>
+      val inputs = child.collect { case a: Attribute => a }.groupBy(_.exprId).values.map(_.head).toSeq
+      val ordinals: Map[ExprId, Int] = inputs.map(_.exprId).zipWithIndex.toMap
+      val bound = child.transform { case a: Attribute => BoundReference(ordinals(a.exprId), a.dataType, a.nullable) }
+      EvaluatedApart(inputs, replaced(bound))
+  }
+
+  /** What the optimizer would have done to the body and must still be done: runtime-replaceable
+   * expressions (`try_cast`'s and `concat_ws`' kin) have no evaluation of their own. */
+  private def replaced(expression: Expression): Expression = {
+    var current = expression
+    while (current.exists(_.isInstanceOf[RuntimeReplaceable])) {
+      current = current.transformDown { case r: RuntimeReplaceable => r.replacement }
+    }
+    current
   }
 }

@@ -4,7 +4,8 @@ import org.apache.spark.sql.SparkSessionExtensions
 import org.apache.spark.sql.catalyst.FunctionIdentifier
 import org.apache.spark.sql.catalyst.expressions.ExpressionInfo
 
-/** Registers sessionlake's SQL functions in every session (`spark.sql.extensions`). */
+/** Registers sessionlake's SQL functions, and the rule `sessionlake_eval_apart` needs, in every session
+ * (`spark.sql.extensions`). */
 class SessionlakeExtensions extends (SparkSessionExtensions => Unit) {
   override def apply(extensions: SparkSessionExtensions): Unit = {
     extensions.injectFunction(
@@ -22,5 +23,6 @@ class SessionlakeExtensions extends (SparkSessionExtensions => Unit) {
         FunctionIdentifier(EvalApart.FunctionName),
         new ExpressionInfo(classOf[EvalApart].getName, EvalApart.FunctionName),
         EvalApart.build _))
+    extensions.injectPostHocResolutionRule(_ => SeparateApart)
   }
 }
