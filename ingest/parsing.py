@@ -9,11 +9,12 @@ A record that breaks a rule is looked at again, field by field, from its raw tex
 field typed string, which keeps nested values and numbers as their JSON text): each field is cast with
 `try_cast` (or `sessionlake_parse_json` for nested types), a present value that does not cast is a type
 mismatch, and the reason names every rule broken. Undeclared keys send the record's other fields to
-`_rescued_data` (`sessionlake_undeclared_json`) as a JSON object of their text as received.
+`_rescued_data` (`sessionlake_undeclared_json`) as a JSON object, numbers as written.
 
 No expression here is one Spark cannot generate code for (a lambda, a CodegenFallback): any such
 expression takes its whole projection out of whole-stage code generation, and every record then pays
-for a copy of the row at each projection.
+for a copy of the row at each projection. The large expressions only bad records run are evaluated
+apart (`_apart`), out of the generated code and out of the optimizer.
 
 `_reason` is null for a good record; otherwise it starts with one of REASONS, then details.
 """
@@ -134,15 +135,16 @@ def reason(rules: RecordRules) -> Column:
 
 
 def rescued_data(rules: RecordRules) -> Column:
-    """Undeclared fields as a JSON object of their text as received, or null when there are none."""
+    """Undeclared fields as a JSON object (numbers as written), or null when there are none."""
     undeclared = F.call_function("sessionlake_undeclared_json", F.col("_value"), F.lit(rules.schema.json()))
     return F.when(F.col(_TYPED)[_UNDECLARED] > 0, undeclared)
 
 
 def _apart(expression: Column) -> Column:
-    """`sessionlake_eval_apart`: `expression` evaluated outside the projection's generated code, for the
-    large expressions only bad records need (whole-stage code generation writes a projection into one
-    Java method, and the JVM does not compile methods over 8000 bytes: every record would pay)."""
+    """`sessionlake_eval_apart`: `expression` interpreted, for the large expressions only bad records
+    run. Inline, the optimizer would walk them on every micro-batch, and whole-stage code generation
+    would write them into the projection's one Java method, which the JVM does not compile past 8000
+    bytes: every record would pay."""
     return F.call_function("sessionlake_eval_apart", expression)
 
 
