@@ -36,6 +36,7 @@ REASONS = (
     "oversized_value",  # a field longer than its max_lengths
     "unknown_value",  # a value outside the field's accepted_values
     "unrouted",  # a good record that no target's `where` selected
+    "transform_failed",  # the source's transform or a target's `where` raised an error on the record
 )
 REASON = "_reason"
 _TYPED = "__json_typed"  # sessionlake_parse_json's struct: the declared fields typed, _CORRUPT, _UNDECLARED

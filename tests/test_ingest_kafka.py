@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -49,7 +50,13 @@ def names() -> dict[str, str]:
     return {"topic": f"it-metrics-{suffix}", "source": f"metrics_{suffix}", "table": f"metrics_{suffix}"}
 
 
-def write_source(directory: Path, names: dict[str, str], extra: str = "", targets: str | None = None) -> Path:
+def write_source(
+    directory: Path,
+    names: dict[str, str],
+    extra: str = "",
+    targets: str | None = None,
+    kafka_options: str = "max_offsets_per_trigger: 7",
+) -> Path:
     directory.mkdir(exist_ok=True)
     targets = targets or f"  - table: {names['table']}\n"
     (directory / f"{names['source']}.yml").write_text(
@@ -57,7 +64,7 @@ def write_source(directory: Path, names: dict[str, str], extra: str = "", target
 kind: kafka
 kafka:
   topics: [{names["topic"]}]
-  max_offsets_per_trigger: 7
+  {kafka_options}
 schema: event_id string, event_time timestamp, session_id string, fps double, bitrate_kbps int, kind string
 required: [event_id, session_id]
 accepted_values:
@@ -175,6 +182,61 @@ def test_one_stream_fans_out_to_several_tables_and_unrouted_records_are_quaranti
     assert list(quarantine(spark, settings, names["source"]).values()) == [
         "unrouted: no target's `where` selected the record"
     ]
+
+
+def test_records_the_transform_fails_on_are_quarantined_and_the_stream_goes_on(
+    kafka: str, spark, settings, tmp_path: Path, names: dict[str, str]
+) -> None:
+    """A UDF that raises and a division by zero (ANSI) fail single records, not the stream."""
+    create_topic(kafka, names["topic"])
+    ok, low = f"{names['table']}_ok", f"{names['table']}_low"
+    extra = (
+        "udfs:\n  - {name: fps_band, function: 'tests.ingest_udfs:fps_band', return_type: string}\n"
+        "transform: SELECT *, fps_band(fps) AS band, 16000 div bitrate_kbps AS bitrate_share FROM batch"
+    )
+    targets = f"  - table: {ok}\n    where: band = 'ok'\n  - table: {low}\n    where: band = 'low'\n"
+    values = [metric(1, fps=60), metric(2, fps=12), metric(3, fps=-1.0), metric(4, bitrate_kbps=0), metric(5, fps=45)]
+    values += [metric(i, fps=40 + i) for i in range(6, 20)] + [metric(20, fps=-2.5), "{not json"]
+    produce(kafka, names["topic"], values)
+    source = write_source(tmp_path / "src", names, extra, targets, kafka_options="max_offsets_per_trigger: 1000")
+
+    report = run(settings, spark, once=True, config_dir=source)
+
+    assert report.ok, report.errors
+    assert report.rows_written == {f"bronze.{ok}": 16, f"bronze.{low}": 1}
+    assert report.quarantined[names["source"]] == 4
+    rows = bronze(spark, settings, ok).collect()
+    assert sorted(r["event_id"] for r in rows) == sorted(["e1", "e5", *(f"e{i}" for i in range(6, 20))])
+    assert {r["bitrate_share"] for r in rows} == {2}
+    assert [r["event_id"] for r in bronze(spark, settings, low).collect()] == ["e2"]
+    reasons = quarantine(spark, settings, names["source"])
+    assert reasons.pop("{not json") == "unparsable_json: not a JSON object"
+    by_event = {json.loads(raw)["event_id"]: reason for raw, reason in reasons.items()}
+    assert by_event["e3"] == "transform_failed: ValueError: negative fps: -1.0"
+    assert by_event["e20"] == "transform_failed: ValueError: negative fps: -2.5"
+    assert by_event["e4"].startswith("transform_failed: [DIVIDE_BY_ZERO]")
+    assert set(by_event) == {"e3", "e4", "e20"}
+
+
+def test_a_source_can_start_from_a_point_in_time(
+    kafka: str, spark, settings, tmp_path: Path, names: dict[str, str]
+) -> None:
+    """starting_offsets_by_timestamp: each partition from its first record at or after the given time."""
+    create_topic(kafka, names["topic"])
+    base = int(time.time() * 1000) - 60_000  # recent: the broker's retention deletes records by timestamp
+    producer = Producer({"bootstrap.servers": kafka})
+    for i in range(10):
+        producer.produce(names["topic"], value=metric(i), partition=i % 2, timestamp=base + i * 1000)
+    assert producer.flush(30) == 0
+    start = json.dumps({names["topic"]: {"0": base + 4000, "1": base + 4000}})
+    source_dir = write_source(tmp_path / "src", names, kafka_options=f"starting_offsets_by_timestamp: {start}")
+
+    report = run(settings, spark, once=True, config_dir=source_dir)
+
+    assert report.ok, report.errors
+    rows = bronze(spark, settings, names["table"]).collect()
+    assert sorted(r["event_id"] for r in rows) == [f"e{i}" for i in range(4, 10)]
+    assert {r["_kafka_timestamp"].timestamp() * 1000 >= base + 4000 for r in rows} == {True}
 
 
 def test_invalid_configuration_is_rejected_before_anything_starts(

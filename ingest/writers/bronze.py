@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from functools import cached_property
+from functools import cached_property, reduce
 from pathlib import Path
 
 from pyspark import StorageLevel
@@ -16,8 +18,23 @@ from pyspark.sql import functions as F
 
 from ingest.parsing import REASON
 from ingest.routing import Route, transform, unrouted
+from ingest.tables import QUARANTINE_SCHEMA
 from ingest.writers.delta import append_once
+from ingest.writers.isolation import (
+    DATA_ERRORS,
+    RECORD,
+    Failure,
+    error_summary,
+    failed,
+    failure_reason,
+    find_failures,
+    number_records,
+)
 from ingest.writers.quarantine import quarantine_rows
+
+log = logging.getLogger(__name__)
+
+UNROUTED = "__unrouted"  # count of the rows no route takes
 
 
 @dataclass(frozen=True)
@@ -150,42 +167,85 @@ class BronzeWriter:
         append_once(good, route.path, self.app_id(route.table), batch_id)
         stats = observed_metrics(observation) or self._stats(parsed)
         if stats["bad"]:
-            bad = quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON), batch)
-            append_once(bad, self.quarantine_path, self.app_id("quarantine"), batch_id)
+            self._quarantine(quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON)),
+                             batch, batch_id)  # fmt: skip
         return self._result(batch_id, stats, {route.name: stats["input"] - stats["bad"]}, stats["bad"])
 
     def _stats(self, parsed: DataFrame) -> dict:
         return parsed.agg(*self._stat_columns).first().asDict()
 
     def _write(self, parsed: DataFrame, batch_id: int, batch: DataFrame) -> BatchResult:
+        """The transform and routes: `parsed` is persisted, and so is the transform's output, computed
+        whole (every column of every record) before any table is written; records it fails on are
+        found and quarantined first (ingest.writers.isolation)."""
         stats = self._stats(parsed)
-        good = transform(parsed.where(F.col(REASON).isNull()).drop(REASON), self.sql)
-        leftover = unrouted(self.routes)
-        if self.sql or any(r.where for r in self.routes):
-            counts = (
-                good.agg(
-                    *[F.count_if(r.predicate()).alias(r.table) for r in self.routes],
-                    *([F.count_if(leftover).alias("__unrouted")] if leftover is not None else []),
-                )
-                .first()
-                .asDict()
-            )
-        else:
-            counts = {r.table: stats["input"] - stats["bad"] for r in self.routes}
-        written = {}
-        for route in self.routes:
-            if counts[route.table]:
-                rows = with_batch_columns(good.where(route.predicate()).select(*route.columns), batch)
-                append_once(rows, route.path, self.app_id(route.table), batch_id)
-            written[route.name] = counts[route.table]
-        unrouted_rows = counts.get("__unrouted", 0)
-        if stats["bad"] or unrouted_rows:
-            bad = quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON), batch)
-            if unrouted_rows:
+        kept = parsed.where(F.col(REASON).isNull()).drop(REASON)
+        with ExitStack() as cached:
+            quarantined, failures = [], []
+            try:
+                good, counts = self._routed(kept, stats, cached)
+            except DATA_ERRORS as exc:
+                numbered, failures = self._isolate(kept, stats["input"] - stats["bad"], exc, batch_id, cached)
+                if failures:
+                    quarantined.append(quarantine_rows(numbered.where(failed(failures)), self.source,
+                                                       failure_reason(failures)))  # fmt: skip
+                    kept = numbered.where(~failed(failures)).drop(RECORD)
+                good, counts = self._routed(kept, stats, cached)
+            written = {}
+            for route in self.routes:
+                if counts[route.table]:
+                    rows = with_batch_columns(good.where(route.predicate()).select(*route.columns), batch)
+                    append_once(rows, route.path, self.app_id(route.table), batch_id)
+                written[route.name] = counts[route.table]
+            if stats["bad"]:
+                quarantined.append(quarantine_rows(parsed.where(F.col(REASON).isNotNull()), self.source, F.col(REASON)))
+            if counts.get(UNROUTED):
                 reason = F.lit("unrouted: no target's `where` selected the record")
-                bad = bad.unionByName(quarantine_rows(good.where(leftover), self.source, reason, batch))
-            append_once(bad, self.quarantine_path, self.app_id("quarantine"), batch_id)
-        return self._result(batch_id, stats, written, stats["bad"] + unrouted_rows)
+                quarantined.append(quarantine_rows(good.where(unrouted(self.routes)), self.source, reason))
+            if quarantined:
+                self._quarantine(reduce(DataFrame.unionByName, quarantined), batch, batch_id)
+        quarantined_count = stats["bad"] + counts.get(UNROUTED, 0) + sum(f.records for f in failures)
+        return self._result(batch_id, stats, written, quarantined_count)
+
+    def _routed(self, kept: DataFrame, stats: dict, cached: ExitStack) -> tuple[DataFrame, dict[str, int]]:
+        """The transform's output and each route's count (UNROUTED: rows no route takes)."""
+        good = transform(kept, self.sql)
+        if not (self.sql or any(r.where for r in self.routes)):
+            return good, {r.table: stats["input"] - stats["bad"] for r in self.routes}
+        good = good.persist(StorageLevel.MEMORY_AND_DISK)
+        cached.callback(good.unpersist)
+        leftover = unrouted(self.routes)
+        counts = good.agg(
+            *[F.count_if(r.predicate()).alias(r.table) for r in self.routes],
+            *([F.count_if(leftover).alias(UNROUTED)] if leftover is not None else []),
+        )
+        return good, counts.first().asDict()
+
+    def _isolate(
+        self, kept: DataFrame, records: int, error: Exception, batch_id: int, cached: ExitStack
+    ) -> tuple[DataFrame, list[Failure]]:
+        """`kept` numbered (ingest.writers.isolation.number_records), and the records of it that the
+        transform fails on; none when the error does not come back on a part of the batch."""
+        numbered = number_records(kept).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.callback(numbered.unpersist)
+
+        def evaluate(part: DataFrame) -> None:
+            with ExitStack() as probe:
+                self._routed(part, {"input": 0, "bad": 0}, probe)
+
+        failures = find_failures(numbered, records, evaluate, error_summary(error))
+        if not failures:
+            log.warning("%s batch %d: the transform's error did not come back on a part: %s", self.source,
+                        batch_id, error_summary(error))  # fmt: skip
+            return numbered, []
+        log.warning("%s batch %d: transform failed on %d record(s), quarantined: %s", self.source, batch_id,
+                    sum(f.records for f in failures), "; ".join(sorted({f.error for f in failures})))  # fmt: skip
+        return numbered, failures
+
+    def _quarantine(self, rows: DataFrame, batch: DataFrame, batch_id: int) -> None:
+        """Append quarantine rows (`ingest.writers.quarantine.quarantine_rows`) with the batch's columns."""
+        bad = with_batch_columns(rows, batch).select(*QUARANTINE_SCHEMA.fieldNames())
+        append_once(bad, self.quarantine_path, self.app_id("quarantine"), batch_id)
 
     def _result(self, batch_id: int, stats: dict, written: dict[str, int], quarantined: int) -> BatchResult:
         committed = time.time()
