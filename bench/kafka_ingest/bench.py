@@ -5,10 +5,13 @@ Throughput: N stream-metrics events are produced to a fresh topic; then the base
 data, quarantine, metadata, exactly-once fan-out writer, metrics) read all of it with the same
 maxOffsetsPerTrigger. With --same-properties a third side runs the bare query into a table created with
 the bronze tables' properties (optimized writes, auto compaction: ingest.tables.TABLE_PROPERTIES), which
-prices the ingest layer apart from the table's write policy. Rate = events / sum of the query's batch
-durations (Spark's progress), so JVM and session start-up are excluded. --warmup rounds of every side
-run uncounted first, then --repeat rounds rotate which side goes first. Reported against each baseline:
-the per-run ratios, their median, and the ratio of the best runs.
+prices the ingest layer apart from the table's write policy; with --same-shape another runs it into a
+table of bronze's shape: those properties, the Kafka key and headers that bronze keeps, partitioned by
+ingest date. That side costs what the issue asks of the table, so against it the ratio prices the
+ingest layer's own work (parsing, rescued data, quarantine, exactly-once fan-out, metrics). Rate =
+events / sum of the query's batch durations (Spark's progress), so JVM and session start-up are
+excluded. --warmup rounds of every side run uncounted first, then --repeat rounds rotate which side goes
+first. Reported against each baseline: the per-run ratios, their median, and the ratio of the best runs.
 
 Latency: the ingest runs continuously (trigger --trigger) while a producer sends --rate events/s for
 --seconds with event_time = now; per-event latency = commit time of its batch - event_time; p50/p95.
@@ -38,7 +41,7 @@ from pyspark.sql import functions as F
 
 from ingest.metrics import metrics_path
 from ingest.runner import run
-from ingest.tables import TABLE_PROPERTIES
+from ingest.tables import PARTITION_COLUMN, TABLE_PROPERTIES
 from sessionlake.local_env import prepare_local_env
 from sessionlake.settings import Settings, load
 from sessionlake.spark import get_session
@@ -47,6 +50,7 @@ SCHEMA = (
     "event_id string, event_time timestamp, session_id string, fps double, bitrate_kbps int,"
     " rtt_ms double, packet_loss_pct double, resolution string"
 )
+KAFKA_COLUMNS = ["topic", "partition", "offset", "timestamp"]
 
 
 def create_topic(bootstrap: str, topic: str) -> None:
@@ -99,30 +103,36 @@ def source_yaml(directory: Path, name: str, topic: str, max_offsets: int, trigge
 
 
 def baseline(
-    spark: SparkSession, settings: Settings, topic: str, max_offsets: int, work: Path, properties: bool = False
+    spark: SparkSession, settings: Settings, topic: str, max_offsets: int, work: Path, table: str = "plain"
 ) -> float:
     """The bare query: typed columns plus Kafka coordinates, appended to Delta. Returns seconds of batches.
 
-    With `properties`, the table is created first with the bronze tables' properties."""
+    `table`: "plain", a table with no properties; "properties", a table created first with the bronze
+    tables' properties; "shape", bronze's table shape without the ingest layer: those properties, the
+    Kafka columns bronze keeps (key and headers too) and the partitioning by ingest date."""
+    shape = table == "shape"
     stream = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
         .option("maxOffsetsPerTrigger", max_offsets)
+        .option("includeHeaders", str(shape).lower())
         .load()
     )
+    kept = ["key", "topic", "partition", "offset", "timestamp", "headers"] if shape else KAFKA_COLUMNS
     typed = stream.select(
         F.from_json(F.col("value").cast("string"), SCHEMA).alias("v"),
         F.col("value").cast("string").alias("_raw"),
-        "topic",
-        "partition",
-        "offset",
-        "timestamp",
-    ).select("v.*", "_raw", "topic", "partition", "offset", "timestamp")
+        *[F.col(c).cast("string") if c == "key" else F.col(c) for c in kept],
+    ).select("v.*", "_raw", *kept)
+    if shape:
+        typed = typed.withColumn(PARTITION_COLUMN, F.current_date())
     run_id = uuid.uuid4().hex[:8]
-    if properties:
+    if table != "plain":
         builder = DeltaTable.create(spark).location(str(work / f"baseline-{run_id}")).addColumns(typed.schema)
+        if shape:
+            builder = builder.partitionedBy(PARTITION_COLUMN)
         for key, value in TABLE_PROPERTIES.items():
             builder = builder.property(key, value)
         builder.execute()
@@ -186,6 +196,12 @@ def main() -> None:
     parser.add_argument(
         "--same-properties", action="store_true", help="also run the bare query into a table with bronze's properties"
     )
+    parser.add_argument(
+        "--same-shape",
+        action="store_true",
+        help="also run the bare query into a table of bronze's shape: properties, Kafka key and headers, "
+        "partitioned by ingest date",
+    )
     args = parser.parse_args()
     settings = load()
     prepare_local_env(settings)
@@ -200,7 +216,11 @@ def main() -> None:
     }
     if args.same_properties:
         sides["baseline, bronze properties"] = lambda: baseline(
-            spark, settings, topic, args.max_offsets, work, properties=True
+            spark, settings, topic, args.max_offsets, work, table="properties"
+        )
+    if args.same_shape:
+        sides["baseline, bronze shape"] = lambda: baseline(
+            spark, settings, topic, args.max_offsets, work, table="shape"
         )
     for _ in range(args.warmup):  # JIT and class loading: every side keeps warming for several runs
         for query in sides.values():
@@ -213,7 +233,7 @@ def main() -> None:
         print("run: " + ", ".join(f"{name} {r[-1]:,.0f} events/s" for name, r in rates.items()), flush=True)
     mine = rates["sessionlake ingest"]
     for name, base in rates.items():
-        if name == "sessionlake ingest":
+        if name == "sessionlake ingest" or not base:  # --repeat 0: the latency run alone
             continue
         ratios = sorted(m / b for m, b in zip(mine, base, strict=True))
         print(f"throughput against {name} ({args.events:,} events, {args.warmup} warm-up + {args.repeat} runs): "

@@ -96,7 +96,7 @@ def stages(spark: SparkSession, settings: Settings, events: int, rounds: int, wo
     for i in range(rounds):
         sides: dict[str, Callable[[], float]] = {
             "baseline": lambda: baseline(spark, settings, topic, 50_000, work),
-            "baseline, bronze properties": lambda: baseline(spark, settings, topic, 50_000, work, properties=True),
+            "baseline, bronze properties": lambda: baseline(spark, settings, topic, 50_000, work, table="properties"),
             "sessionlake ingest": lambda: ours(spark, settings, topic, 50_000, work),
         }
         for name, query in sides.items():
