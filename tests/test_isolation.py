@@ -8,13 +8,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ingest.writers.isolation import (
+    DATA_ERRORS,
     RECORD,
     Failure,
     error_summary,
     failed,
     failure_reason,
     find_failures,
-    is_data_error,
     number_records,
 )
 
@@ -73,6 +73,6 @@ def test_a_python_udf_error_is_a_data_error_summarised_by_its_exception_line(spa
 
     with pytest.raises(PythonException) as error:
         records(spark, [1]).select(explode("v")).collect()
-    assert is_data_error(error.value)
+    assert isinstance(error.value, DATA_ERRORS)
     assert error_summary(error.value) == "ValueError: cannot handle 1"
     assert Failure(1, 3, "x").records == 3

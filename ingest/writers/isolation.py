@@ -57,10 +57,6 @@ class Failure:
         return self.last - self.first + 1
 
 
-def is_data_error(exc: BaseException) -> bool:
-    return isinstance(exc, DATA_ERRORS)
-
-
 def error_summary(exc: BaseException) -> str:
     """One line naming the error: a UDF's exception line (`ValueError: ...`) or Spark's error message."""
     lines = [line.strip() for line in str(exc).splitlines()]
