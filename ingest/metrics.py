@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from delta.tables import DeltaTable
+from pyspark import SparkContext
 from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.streaming.listener import JStreamingQueryListener
 from pyspark.sql.types import DateType, DoubleType, LongType, StringType, StructField, StructType, TimestampType
 
 from ingest.tables import ensure_table
@@ -59,11 +62,11 @@ def metrics_path(settings: Settings) -> Path:
     return settings.lake / "ops" / "ingest_metrics"
 
 
-def kafka_lag(end_offset: str | None, latest_offset: str | None) -> int | None:
-    """Sum over partitions of latest minus processed offset, from the progress' offset JSON."""
-    if not end_offset or not latest_offset:
+def kafka_lag(end: dict | None, latest: dict | None) -> int | None:
+    """Sum over partitions of latest minus processed offset, from a Kafka source's progress offsets
+    (`{topic: {partition: offset}}`)."""
+    if not end or not latest:
         return None
-    end, latest = json.loads(end_offset), json.loads(latest_offset)
     lag = 0
     for topic, partitions in latest.items():
         for partition, offset in partitions.items():
@@ -86,6 +89,19 @@ def s3_sqs_metrics(metrics: dict[str, str] | None) -> dict[str, int | float | No
         "discovery_latency_p50_ms": number("discoveryLatencyP50Ms", float),
         "discovery_latency_max_ms": number("discoveryLatencyMaxMs", float),
     }
+
+
+class _ProgressJson(JStreamingQueryListener):
+    """PySpark's bridge from the JVM's listener bus, with each batch's progress handed over as its JSON.
+
+    PySpark's own bridge reads the progress field by field over py4j; every Java collection it walks
+    ends in an exception, which PySpark's error handler inspects with some forty reflective calls,
+    each a class lookup through the whole classpath: about 200 calls per batch, on the listener bus'
+    thread, taking CPU from the batches. One call for the JSON does the same.
+    """
+
+    def onQueryProgress(self, jevent) -> None:  # noqa: ANN001 - a py4j object
+        self.pylistener.on_progress(json.loads(jevent.progress().json()))
 
 
 class IngestListener(StreamingQueryListener):
@@ -111,39 +127,51 @@ class IngestListener(StreamingQueryListener):
     def onQueryIdle(self, event) -> None:  # noqa: ANN001
         pass
 
+    @property
+    def _jlistener(self):  # noqa: ANN202 - PySpark's hook for the py4j object Spark calls
+        if not hasattr(self, "_jlistenerobj"):
+            jvm = SparkContext._jvm  # noqa: SLF001 - PySpark exposes no other way to build the bridge
+            self._jlistenerobj = jvm.PythonStreamingQueryListenerWrapper(_ProgressJson(self))
+        return self._jlistenerobj
+
     def onQueryProgress(self, event) -> None:  # noqa: ANN001
-        p = event.progress
-        if p.name not in self.sources:
+        self.on_progress(json.loads(event.progress.json))
+
+    def on_progress(self, p: dict) -> None:
+        """One batch's progress, as Spark's JSON of it (StreamingQueryProgress.json)."""
+        name, batch_id, input_rows = p["name"], p["batchId"], p["numInputRows"]
+        if name not in self.sources:
             return
         with self._lock:
-            result = self._results.pop((p.name, p.batchId), None)
+            result = self._results.pop((name, batch_id), None)
         lag = None
         s3 = s3_sqs_metrics(None)
-        if self.sources[p.name] == "kafka":
-            lags = [kafka_lag(s.endOffset, s.latestOffset) for s in p.sources]
+        if self.sources[name] == "kafka":
+            lags = [kafka_lag(s.get("endOffset"), s.get("latestOffset")) for s in p["sources"]]
             lag = sum(x for x in lags if x is not None) if any(x is not None for x in lags) else None
-        elif p.sources:
-            s3 = s3_sqs_metrics(p.sources[0].metrics)
+        elif p["sources"]:
+            s3 = s3_sqs_metrics(p["sources"][0].get("metrics"))
         backlog = s3["sqs_backlog"]
         latency = result.latency_ms if result else {}
         # A batch whose bad records are re-read for the quarantine is counted twice by Spark's progress:
         # the writer's own count of the batch is the true one; the rates are scaled to it.
-        rows = result.input_rows if result else p.numInputRows
-        scale = rows / p.numInputRows if p.numInputRows else 1.0
+        rows = result.input_rows if result else input_rows
+        scale = rows / input_rows if input_rows else 1.0
         row = {
-            "source": p.name,
-            "batch_id": p.batchId,
-            "query_id": str(p.id),
-            "run_id": str(p.runId),
+            "source": name,
+            "batch_id": batch_id,
+            "query_id": p["id"],
+            "run_id": p["runId"],
             "committed_at": (
                 datetime.fromtimestamp(result.committed_at, timezone.utc)
                 if result
-                else datetime.fromisoformat(p.timestamp.replace("Z", "+00:00"))
+                else datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00"))
             ),
             "input_rows": rows,
-            "input_rows_per_second": float(p.inputRowsPerSecond) * scale,
-            "processed_rows_per_second": float(p.processedRowsPerSecond) * scale,
-            "batch_duration_ms": p.batchDuration,
+            # Spark leaves a rate out of the JSON when it is not a number (no time elapsed).
+            "input_rows_per_second": p.get("inputRowsPerSecond", math.nan) * scale,
+            "processed_rows_per_second": p.get("processedRowsPerSecond", math.nan) * scale,
+            "batch_duration_ms": p["batchDuration"],
             "rows_written": sum(result.rows_written.values()) if result else 0,
             "quarantined": result.quarantined if result else 0,
             "kafka_lag": lag,
@@ -156,11 +184,12 @@ class IngestListener(StreamingQueryListener):
             "source=%s batch=%d input=%d in_rps=%.0f proc_rps=%.0f duration_ms=%d written=%d quarantined=%d "
             "kafka_lag=%s sqs_backlog=%s s3_files=%s s3_bytes=%s discovery_max_ms=%s "
             "latency_p50_ms=%s latency_p95_ms=%s",
-            p.name, p.batchId, rows, row["input_rows_per_second"], row["processed_rows_per_second"], p.batchDuration,
-            row["rows_written"], row["quarantined"], lag, backlog, s3["s3_files"], s3["s3_bytes"],
-            _ms(s3["discovery_latency_max_ms"]), _ms(row["latency_p50_ms"]), _ms(row["latency_p95_ms"]),
+            name, batch_id, rows, row["input_rows_per_second"], row["processed_rows_per_second"],
+            p["batchDuration"], row["rows_written"], row["quarantined"], lag, backlog, s3["s3_files"],
+            s3["s3_bytes"], _ms(s3["discovery_latency_max_ms"]), _ms(row["latency_p50_ms"]),
+            _ms(row["latency_p95_ms"]),
         )  # fmt: skip
-        self._queue(row, p.name, p.batchId)
+        self._queue(row, name, batch_id)
 
     def onQueryTerminated(self, event) -> None:  # noqa: ANN001
         if event.exception:

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from pyspark.sql import functions as F
 
 from ingest.config import ConfigError
 from ingest.metrics import source_status
+from ingest.readers import kafka
 from ingest.runner import run
 
 pytestmark = pytest.mark.stack
@@ -257,3 +259,14 @@ def test_invalid_configuration_is_rejected_before_anything_starts(
         run(settings, spark, once=True, config_dir=source_dir)
     assert f"{file}: transform: " in str(error.value) and "no_such_column" in str(error.value)
     assert not settings.bronze_path(names["table"]).exists()
+
+
+def test_coordinates_are_the_json_of_topic_partition_and_offset(spark) -> None:
+    records = spark.createDataFrame(
+        [("session-events", 0, 0), ("a.b_c-9", 11, 2**40)], "topic string, partition int, offset long"
+    )
+    rows = records.select(
+        kafka.coordinates().alias("ours"), F.to_json(F.struct("topic", "partition", "offset")).alias("to_json")
+    ).collect()
+    assert [r["ours"] for r in rows] == [r["to_json"] for r in rows]
+    assert json.loads(rows[1]["ours"]) == {"topic": "a.b_c-9", "partition": 11, "offset": 2**40}

@@ -185,6 +185,28 @@ def test_a_clean_record_is_read_once(spark) -> None:
     assert _rescans(spark) == before + 1
 
 
+def test_malformed_utf8_is_read_as_from_json_reads_it(spark) -> None:
+    """The record is parsed from its bytes; malformed UTF-8, which from_json's character reader replaces
+    with U+FFFD, sends it back to that reader, so the result is from_json's either way."""
+    records = [
+        b'{"event_id":"a\xff b","n":1}',  # an invalid byte in a declared value
+        b'{"event_id":"a","x\xc3":1}',  # a truncated two-byte sequence in an undeclared key
+        b'{"event_id":"\xed\xa0\x80","n":"2x"}',  # an encoded surrogate, and a type mismatch
+        '{"event_id":"été 日 🎮","n":2}'.encode(),  # valid multi-byte text
+        b'\xef\xbb\xbf{"event_id":"a"}',  # a byte-order mark
+        '{"event_id":"a"}'.encode("utf-16-le"),  # zero bytes, which Jackson would take for UTF-16
+    ]
+    with_corrupt = StructType([*SCHEMA.fields, StructField("__json_corrupt", StringType())])
+    frame = spark.createDataFrame([(r,) for r in records], "b binary").select(F.col("b").cast("string").alias("v"))
+    rows = frame.select(
+        F.to_json(parse_json(F.col("v"), SCHEMA).dropFields("__json_undeclared")).alias("ours"),
+        F.to_json(F.from_json("v", with_corrupt, {"columnNameOfCorruptRecord": "__json_corrupt"})).alias("typed"),
+    ).collect()
+    assert [r["ours"] for r in rows] == [r["typed"] for r in rows]
+    assert json.loads(rows[0]["ours"])["event_id"] == "a\ufffd b"
+    assert json.loads(rows[3]["ours"])["event_id"] == "été 日 🎮"
+
+
 def test_undeclared_fields_are_kept_as_received(spark, compared: list[dict]) -> None:
     undeclared = F.call_function("sessionlake_undeclared_json", F.col("v"), F.lit(SCHEMA.json()))
     frame = spark.createDataFrame([(text,) for text in CORPUS], "v string")

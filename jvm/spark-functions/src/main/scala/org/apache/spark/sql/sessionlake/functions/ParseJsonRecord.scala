@@ -1,5 +1,7 @@
 package org.apache.spark.sql.sessionlake.functions
 
+import java.io.ByteArrayInputStream
+
 import com.fasterxml.jackson.core.{JsonFactory, JsonParser, JsonToken}
 import com.fasterxml.jackson.core.util.JsonParserDelegate
 
@@ -9,6 +11,7 @@ import org.apache.spark.sql.catalyst.expressions.codegen.{CodegenContext, ExprCo
 import org.apache.spark.sql.catalyst.json.{CreateJacksonParser, JacksonParser, JSONOptions}
 import org.apache.spark.sql.catalyst.util.{FailureSafeParser, PermissiveMode}
 import org.apache.spark.sql.types.{AbstractDataType, DataType, IntegerType, StringType, StructField, StructType}
+import org.apache.spark.unsafe.Platform
 import org.apache.spark.unsafe.types.UTF8String
 
 /**
@@ -23,6 +26,13 @@ import org.apache.spark.unsafe.types.UTF8String
  * Both come from one pass of Spark's own JSON parser over the record: the parser reads every top-level key
  * to find the declared ones, and a delegate counts the others as they go by. Only a record that did not
  * parse cleanly is read again, key by key, for the count.
+ *
+ * The parser reads the record's UTF-8 bytes as they are (Jackson's byte parser), where `from_json` decodes
+ * every record through a new character reader (CreateJacksonParser.utf8String), which costs more than the
+ * parsing of a small record. The two differ only on malformed UTF-8, which the reader replaces with U+FFFD
+ * and the byte parser rejects, and on text Jackson would take for UTF-16 or UTF-32 (a zero byte or a
+ * byte-order mark at the start): such a record, and any that does not parse cleanly from its bytes, is
+ * parsed the reader's way, so the result is always `from_json`'s.
  */
 case class ParseJsonRecord(child: Expression, schema: StructType, timeZoneId: Option[String] = None)
     extends UnaryExpression
@@ -58,19 +68,23 @@ case class ParseJsonRecord(child: Expression, schema: StructType, timeZoneId: Op
   // The delegate of the record being parsed: `parse` creates one per record, through `counting`.
   @transient private var keys: KeyCountingParser = _
 
-  private def counting(factory: JsonFactory, record: UTF8String): JsonParser = {
-    keys = new KeyCountingParser(CreateJacksonParser.utf8String(factory, record), declared)
-    keys
+  private def counting(open: (JsonFactory, UTF8String) => JsonParser)(factory: JsonFactory, record: UTF8String) = {
+    keys = new KeyCountingParser(open(factory, record), declared)
+    keys: JsonParser
   }
 
-  @transient private lazy val parser = {
+  private def permissive(open: (JsonFactory, UTF8String) => JsonParser) = {
     val raw = new JacksonParser(schema, options, allowArrayAsStructs = false)
     new FailureSafeParser[UTF8String](
-      record => raw.parse(record, counting, identity[UTF8String]),
+      record => raw.parse(record, counting(open), identity[UTF8String]),
       PermissiveMode,
       withCorrupt,
       CorruptColumn)
   }
+
+  @transient private lazy val fromBytes = permissive(bytesParser)
+
+  @transient private lazy val fromChars = permissive(CreateJacksonParser.utf8String)
 
   @transient private lazy val types = withCorrupt.fields.map(_.dataType)
 
@@ -89,9 +103,12 @@ case class ParseJsonRecord(child: Expression, schema: StructType, timeZoneId: Op
   /** The record typed, or null when it holds no JSON value at all. */
   def parse(record: UTF8String): InternalRow = {
     keys = null
-    val rows = parser.parse(record)
-    if (!rows.hasNext) return null // blank: no JSON value at all
-    val row = rows.next()
+    var row = if (readsAsUtf8(record)) first(fromBytes.parse(record)) else null
+    if (row == null || !row.isNullAt(types.length - 1)) {
+      keys = null
+      row = first(fromChars.parse(record))
+    }
+    if (row == null) return null // blank: no JSON value at all
     val out = new GenericInternalRow(types.length + 1)
     var i = 0
     while (i < types.length) {
@@ -127,6 +144,24 @@ case class ParseJsonRecord(child: Expression, schema: StructType, timeZoneId: Op
 }
 
 object ParseJsonRecord {
+  private def first(rows: Iterator[InternalRow]): InternalRow = if (rows.hasNext) rows.next() else null
+
+  /** Jackson's byte parser takes the record for UTF-8: its first byte is ASCII and its second not zero. */
+  private def readsAsUtf8(record: UTF8String): Boolean =
+    record.numBytes >= 2 && record.getByte(0) > 0 && record.getByte(1) != 0
+
+  /**
+   * A byte parser over the record in place (a UTF8String of a row is a slice of a byte array). Through a
+   * stream rather than over the array: given the array, Spark's parser takes a string field's non-string
+   * value as its exact text, where `from_json` writes it anew.
+   */
+  private def bytesParser(factory: JsonFactory, record: UTF8String): JsonParser = record.getBaseObject match {
+    case bytes: Array[Byte] =>
+      val offset = (record.getBaseOffset - Platform.BYTE_ARRAY_OFFSET).toInt
+      factory.createParser(new ByteArrayInputStream(bytes, offset, record.numBytes))
+    case _ => factory.createParser(new ByteArrayInputStream(record.getBytes))
+  }
+
   val FunctionName = "sessionlake_parse_json"
   val CorruptColumn = "__json_corrupt"
   val UndeclaredColumn = "__json_undeclared"
