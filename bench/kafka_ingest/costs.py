@@ -12,6 +12,12 @@ plan: driver time to optimize and plan each side's query (a streaming query does
     anew --repeat times; median after one warm-up round.
 fetch: reading the records alone, with the Kafka client's consumer defaults and with ingest's
     FETCH_DEFAULTS.
+layers: batch durations of the bare query into a table of bronze's shape; of the ingest's own parse in
+    the stream, its good records written from `foreachBatch` by `append_once` (exactly-once
+    transaction ids) and nothing else; and of the whole ingest. The second against the first prices
+    parsing, foreachBatch and the exactly-once writes; the third against the second, the writer's
+    per-batch extras (statistics, batch columns, quarantine check, metrics). Median of --repeat
+    rotated rounds after one warm-up.
 parse: executor cost of the parsing alone. The same records, read once and cached, are written to
     Spark's `noop` sink by the baseline's select; by Spark's `from_json` (with a corrupt-record column)
     plus `json_object_keys`, and by `sessionlake_parse_json`, which does the work of both in one pass;
@@ -24,6 +30,7 @@ Needs the local stack (`sessionlake stack up`, or SESSIONLAKE_* endpoints).
     python bench/kafka_ingest/costs.py plan --repeat 10
     python bench/kafka_ingest/costs.py fetch --events 300000 --repeat 5
     SESSIONLAKE_SPARK_UI=true python bench/kafka_ingest/costs.py stages --events 300000
+    python bench/kafka_ingest/costs.py layers --events 300000 --repeat 4
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -49,6 +57,8 @@ from ingest import parsing
 from ingest.config import load_sources
 from ingest.prepare import prepare_source
 from ingest.readers import kafka
+from ingest.tables import PARTITION_COLUMN, TABLE_PROPERTIES
+from ingest.writers.delta import append_once
 from sessionlake.local_env import prepare_local_env
 from sessionlake.settings import Settings, load
 from sessionlake.spark import get_session
@@ -191,6 +201,53 @@ def parse_cost(spark: SparkSession, settings: Settings, events: int, repeat: int
         print(f"{name}: {min(seconds[1:]):.2f} s (best of {repeat}, {events:,} records)")
 
 
+def _parsed_to_append_once(spark: SparkSession, settings: Settings, topic: str, work: Path) -> float:
+    """The ingest's parse in the stream; from `foreachBatch`, its good records appended once with the
+    ingest date. Returns seconds of batches."""
+    run_id = uuid.uuid4().hex[:8]
+    source = load_sources(source_yaml(work / f"layers-{run_id}", "layers", topic, 50_000, "1 second"), None)[0]
+    prepared = prepare_source(spark, settings, source)
+    columns = prepared.routes[0].columns
+    path = work / f"layers-{run_id}-table"
+
+    def good(frame: DataFrame) -> DataFrame:
+        kept = frame.where(F.col(parsing.REASON).isNull()).select(*columns)
+        return kept.withColumn(PARTITION_COLUMN, F.current_date())
+
+    stream = parsing.parse(kafka.read(spark, settings, source), prepared.rules)
+    builder = DeltaTable.create(spark).location(str(path)).addColumns(good(stream).schema)
+    for key, value in TABLE_PROPERTIES.items():
+        builder = builder.property(key, value)
+    builder.partitionedBy(PARTITION_COLUMN).execute()
+    query = (
+        stream.writeStream.option("checkpointLocation", str(work / f"layers-{run_id}-checkpoint"))
+        .foreachBatch(lambda frame, batch_id: append_once(good(frame), path, f"layers-{run_id}", batch_id))
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    return sum(p["batchDuration"] for p in query.recentProgress) / 1000
+
+
+def layers(spark: SparkSession, settings: Settings, events: int, repeat: int, work: Path) -> None:
+    topic = _filled_topic(settings, events)
+    sides: dict[str, Callable[[], float]] = {
+        "bare query, bronze shape": lambda: baseline(spark, settings, topic, 50_000, work, table="shape"),
+        "ingest parse, foreachBatch append_once": lambda: _parsed_to_append_once(spark, settings, topic, work),
+        "sessionlake ingest": lambda: ours(spark, settings, topic, 50_000, work),
+    }
+    for side in sides.values():  # warm-up
+        side()
+    seconds: dict[str, list[float]] = {name: [] for name in sides}
+    order = list(sides)
+    for i in range(repeat):
+        for name in order[i % len(order) :] + order[: i % len(order)]:
+            seconds[name].append(sides[name]())
+    for name, times in seconds.items():
+        median = sorted(times)[len(times) // 2]
+        print(f"{name}: batches {median:.2f} s, {events / median:,.0f} events/s (median of {repeat})")
+
+
 def plan(spark: SparkSession, settings: Settings, repeat: int, work: Path) -> None:
     topic = _filled_topic(settings, 1000)
     source = load_sources(source_yaml(work / "plan", "plan", topic, 50_000, "1 second"), None)[0]
@@ -220,7 +277,7 @@ def plan(spark: SparkSession, settings: Settings, repeat: int, work: Path) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["compiles", "stages", "fetch", "parse", "plan"])
+    parser.add_argument("what", choices=["compiles", "stages", "fetch", "parse", "plan", "layers"])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles, stages) or timed runs (fetch, parse)")
     args = parser.parse_args()
@@ -236,6 +293,8 @@ def main() -> None:
         fetch(spark, settings, args.events, args.repeat)
     elif args.what == "plan":
         plan(spark, settings, args.repeat, work)
+    elif args.what == "layers":
+        layers(spark, settings, args.events, args.repeat, work)
     else:
         parse_cost(spark, settings, args.events, args.repeat, work)
     spark.stop()
