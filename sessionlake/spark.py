@@ -92,6 +92,12 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
         ),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Auto compaction (the tables' delta.autoOptimize.autoCompact) counts each partition's small files
+        # in memory. Per modified partition (Delta's default), a process that did not see a table's
+        # earlier commits compacts the partition after every write: every micro-batch of an ingest
+        # restarted on existing tables ran an OPTIMIZE (delta-io/delta#4043, #4487). Per table,
+        # compaction waits until a partition has minNumFiles (50) small files written by this process.
+        "spark.databricks.delta.autoCompact.modifiedPartitionsOnly.enabled": "false",
         # Delta reads its log with this many tasks (default 50): far too many for small local tables.
         "spark.databricks.delta.snapshotPartitions": os.environ.get("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", "4"),
         "spark.ui.enabled": os.environ.get("SESSIONLAKE_SPARK_UI", "false"),
