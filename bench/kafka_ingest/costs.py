@@ -18,6 +18,10 @@ layers: batch durations of the bare query into a table of bronze's shape; of the
     parsing, foreachBatch and the exactly-once writes; the third against the second, the writer's
     per-batch extras (statistics, batch columns, quarantine check, metrics). Median of --repeat
     rotated rounds after one warm-up.
+commits: seconds per small append (1,000 rows, exactly-once transaction ids) to a table with bronze's
+    properties, --commits of them, grouped by what Delta did after the append: wrote a checkpoint (every
+    delta.checkpointInterval commits), ran an auto compaction (once 50 small files add up), or nothing.
+    Medians.
 parse: executor cost of the parsing alone. The same records, read once and cached, are written to
     Spark's `noop` sink by the baseline's select; by Spark's `from_json` (with a corrupt-record column)
     plus `json_object_keys`, and by `sessionlake_parse_json`, which does the work of both in one pass;
@@ -31,6 +35,7 @@ Needs the local stack (`sessionlake stack up`, or SESSIONLAKE_* endpoints).
     python bench/kafka_ingest/costs.py fetch --events 300000 --repeat 5
     SESSIONLAKE_SPARK_UI=true python bench/kafka_ingest/costs.py stages --events 300000
     python bench/kafka_ingest/costs.py layers --events 300000 --repeat 4
+    python bench/kafka_ingest/costs.py commits --commits 60
 """
 
 from __future__ import annotations
@@ -248,6 +253,31 @@ def layers(spark: SparkSession, settings: Settings, events: int, repeat: int, wo
         print(f"{name}: batches {median:.2f} s, {events / median:,.0f} events/s (median of {repeat})")
 
 
+def commits(spark: SparkSession, count: int, work: Path) -> None:
+    path = work / "commits"
+    rows = spark.range(1000).select(F.col("id"), F.current_date().alias(PARTITION_COLUMN))
+    builder = DeltaTable.create(spark).location(str(path)).addColumns(rows.schema).partitionedBy(PARTITION_COLUMN)
+    for key, value in TABLE_PROPERTIES.items():
+        builder = builder.property(key, value)
+    builder.execute()
+    log = path / "_delta_log"
+    seconds: dict[str, list[float]] = {}
+    for batch_id in range(1, count + 1):
+        checkpoints, versions = len(list(log.glob("*.checkpoint*.parquet"))), len(list(log.glob("*.json")))
+        started = time.perf_counter()
+        append_once(rows, path, "costs-commits", batch_id)
+        took = time.perf_counter() - started
+        extras = []
+        if len(list(log.glob("*.checkpoint*.parquet"))) > checkpoints:
+            extras.append("a checkpoint")
+        if len(list(log.glob("*.json"))) > versions + 1:  # the append's commit and the compaction's
+            extras.append("an auto compaction")
+        seconds.setdefault(" and ".join(extras) or "nothing", []).append(took)
+    for kind, times in seconds.items():
+        median = sorted(times)[len(times) // 2]
+        print(f"append followed by {kind}: {median * 1000:.0f} ms (median of {len(times)})")
+
+
 def plan(spark: SparkSession, settings: Settings, repeat: int, work: Path) -> None:
     topic = _filled_topic(settings, 1000)
     source = load_sources(source_yaml(work / "plan", "plan", topic, 50_000, "1 second"), None)[0]
@@ -277,8 +307,9 @@ def plan(spark: SparkSession, settings: Settings, repeat: int, work: Path) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["compiles", "stages", "fetch", "parse", "plan", "layers"])
+    parser.add_argument("what", choices=["compiles", "stages", "fetch", "parse", "plan", "layers", "commits"])
     parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--commits", type=int, default=60, help="appends (commits)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (compiles, stages) or timed runs (fetch, parse)")
     args = parser.parse_args()
     settings = load()
@@ -295,6 +326,8 @@ def main() -> None:
         plan(spark, settings, args.repeat, work)
     elif args.what == "layers":
         layers(spark, settings, args.events, args.repeat, work)
+    elif args.what == "commits":
+        commits(spark, args.commits, work)
     else:
         parse_cost(spark, settings, args.events, args.repeat, work)
     spark.stop()
