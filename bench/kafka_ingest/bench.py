@@ -38,6 +38,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from ingest.metrics import metrics_path
 from ingest.runner import run
@@ -102,6 +103,16 @@ def source_yaml(directory: Path, name: str, topic: str, max_offsets: int, trigge
     return directory
 
 
+def create_with_bronze_properties(spark: SparkSession, path: Path, schema: StructType, partitioned: bool) -> None:
+    """A Delta table at path with the bronze tables' properties, partitioned by ingest date or not."""
+    builder = DeltaTable.create(spark).location(str(path)).addColumns(schema)
+    if partitioned:
+        builder = builder.partitionedBy(PARTITION_COLUMN)
+    for key, value in TABLE_PROPERTIES.items():
+        builder = builder.property(key, value)
+    builder.execute()
+
+
 def baseline(
     spark: SparkSession, settings: Settings, topic: str, max_offsets: int, work: Path, table: str = "plain"
 ) -> float:
@@ -130,12 +141,7 @@ def baseline(
         typed = typed.withColumn(PARTITION_COLUMN, F.current_date())
     run_id = uuid.uuid4().hex[:8]
     if table != "plain":
-        builder = DeltaTable.create(spark).location(str(work / f"baseline-{run_id}")).addColumns(typed.schema)
-        if shape:
-            builder = builder.partitionedBy(PARTITION_COLUMN)
-        for key, value in TABLE_PROPERTIES.items():
-            builder = builder.property(key, value)
-        builder.execute()
+        create_with_bronze_properties(spark, work / f"baseline-{run_id}", typed.schema, partitioned=shape)
     query = (
         typed.writeStream.format("delta")
         .option("checkpointLocation", str(work / f"baseline-{run_id}-checkpoint"))

@@ -52,17 +52,16 @@ from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from bench import SCHEMA, baseline, create_topic, ours, produce, source_yaml
+from bench import SCHEMA, baseline, create_topic, create_with_bronze_properties, ours, produce, source_yaml
 from ingest import parsing
 from ingest.config import load_sources
 from ingest.prepare import prepare_source
 from ingest.readers import kafka
-from ingest.tables import PARTITION_COLUMN, TABLE_PROPERTIES
+from ingest.tables import PARTITION_COLUMN
 from ingest.writers.delta import append_once
 from sessionlake.local_env import prepare_local_env
 from sessionlake.settings import Settings, load
@@ -220,10 +219,7 @@ def _parsed_to_append_once(spark: SparkSession, settings: Settings, topic: str, 
         return kept.withColumn(PARTITION_COLUMN, F.current_date())
 
     stream = parsing.parse(kafka.read(spark, settings, source), prepared.rules)
-    builder = DeltaTable.create(spark).location(str(path)).addColumns(good(stream).schema)
-    for key, value in TABLE_PROPERTIES.items():
-        builder = builder.property(key, value)
-    builder.partitionedBy(PARTITION_COLUMN).execute()
+    create_with_bronze_properties(spark, path, good(stream).schema, partitioned=True)
     query = (
         stream.writeStream.option("checkpointLocation", str(work / f"layers-{run_id}-checkpoint"))
         .foreachBatch(lambda frame, batch_id: append_once(good(frame), path, f"layers-{run_id}", batch_id))
@@ -256,10 +252,7 @@ def layers(spark: SparkSession, settings: Settings, events: int, repeat: int, wo
 def commits(spark: SparkSession, count: int, work: Path) -> None:
     path = work / "commits"
     rows = spark.range(1000).select(F.col("id"), F.current_date().alias(PARTITION_COLUMN))
-    builder = DeltaTable.create(spark).location(str(path)).addColumns(rows.schema).partitionedBy(PARTITION_COLUMN)
-    for key, value in TABLE_PROPERTIES.items():
-        builder = builder.property(key, value)
-    builder.execute()
+    create_with_bronze_properties(spark, path, rows.schema, partitioned=True)
     log = path / "_delta_log"
     seconds: dict[str, list[float]] = {}
     for batch_id in range(1, count + 1):
