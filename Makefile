@@ -13,7 +13,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup venv jars demo test lint clean
+.PHONY: setup venv jars demo test test-fast lint clean
 
 setup: venv jars
 
@@ -45,6 +45,10 @@ lint: venv
 TEST_WORKERS ?= 2
 test: setup lint
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The fast tier: tests that need no stack and no Spark (tests/conftest.py marks them), in one process.
+test-fast: venv lint
+	$(BIN)/pytest -m fast -p no:xdist -q
 
 clean:
 	rm -rf $(VENV) .cache .sessionlake target logs

@@ -12,11 +12,12 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from sessionlake.domain import PII_FIELDS
+from sessionlake.core.domain import PII_FIELDS
+from sessionlake.core.errors import InputError
 
 KEY = "session_id"
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
-# ISO-8601 with the offset; the session time zone is UTC (sessionlake.spark), so it always ends in "Z".
+# ISO-8601 with the offset; the session time zone is UTC (sessionlake.core.spark), so it always ends in "Z".
 TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
 JSON_OPTIONS = {
     "timestampFormat": TIMESTAMP_FORMAT,
@@ -38,7 +39,11 @@ CDF_UNAVAILABLE_MARKERS = (
 )
 
 
-class RawPiiError(ValueError):
+class TableMissingError(InputError):
+    """The table to export does not exist yet."""
+
+
+class RawPiiError(InputError):
     """The exported table carries a raw PII column; the search index must never receive one."""
 
 
@@ -80,7 +85,7 @@ def table_state(spark: SparkSession, table: str, since: int | None = None) -> Ta
     built every few minutes keeps tens of thousands over its log retention.
     """
     if not spark.catalog.tableExists(table):
-        raise LookupError(f"table {table} does not exist (the dbt build creates gold.sessions)")
+        raise TableMissingError(f"table {table} does not exist (the dbt build creates gold.sessions)")
     delta = DeltaTable.forName(spark, table)
     latest = delta.history(1).select("version").first()[0]
     # one more than needed: a commit landing between the two reads must not push `since` out of the window

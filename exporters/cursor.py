@@ -9,8 +9,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sessionlake.core.errors import SessionlakeError
 
-class CursorError(RuntimeError):
+
+class CursorError(SessionlakeError):
     """The cursor file is unreadable or belongs to another table."""
 
 

@@ -17,8 +17,10 @@ from typing import TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
-from exporters import dead_letters
-from exporters.cdf import (
+from sessionlake.core.errors import ConfigurationError, SessionlakeError
+from sessionlake.core.settings import Settings
+from sessionlake.exporters import dead_letters
+from sessionlake.exporters.cdf import (
     Change,
     RawPiiError,
     TableState,
@@ -28,18 +30,17 @@ from exporters.cdf import (
     snapshot,
     table_state,
 )
-from exporters.config import ConfigError, ExportConfig
-from exporters.cursor import Cursor, CursorError, CursorStore
-from exporters.dead_letters import DeadLetter
-from exporters.search import BulkTally, Rejection, SearchIndex
-from sessionlake.settings import Settings
+from sessionlake.exporters.config import ExportConfig
+from sessionlake.exporters.cursor import Cursor, CursorError, CursorStore
+from sessionlake.exporters.dead_letters import DeadLetter
+from sessionlake.exporters.search import BulkTally, Rejection, SearchIndex
 
 log = logging.getLogger(__name__)
 GROUP_SIZE = 5_000  # changes held in memory at once while their bulk answers come back
 T = TypeVar("T")
 
 
-class TableReplacedError(RuntimeError):
+class TableReplacedError(SessionlakeError):
     """The table was dropped and re-created: its versions restarted, so the index must be rebuilt."""
 
 
@@ -216,8 +217,9 @@ def export(
     stop: threading.Event | None = None,
 ) -> ExportReport:
     """Export the table's changes to the search index: once, or every `every` seconds until `stop` is set
-    (errors other than configuration errors are logged and retried on the next tick)."""
-    exporter = Exporter(spark, config or ExportConfig.from_env(settings))
+    (other errors are logged and retried on the next tick; a configuration error, raw PII, an unreadable
+    cursor or a re-created table end the loop)."""
+    exporter = Exporter(spark, config or ExportConfig.from_settings(settings))
     if reindex:
         exporter.reindex()
     if once:
@@ -228,8 +230,8 @@ def export(
         started = time.monotonic()
         try:
             total += exporter.run_once()
-        except (TableReplacedError, CursorError, RawPiiError, ConfigError):
-            raise
+        except (TableReplacedError, CursorError, RawPiiError, ConfigurationError):
+            raise  # the next tick would fail the same way: an operator has to act
         except Exception:
             log.exception("export failed; retrying in %.0fs from the last cursor", every)
         stop.wait(max(0.0, every - (time.monotonic() - started)))

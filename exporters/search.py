@@ -16,9 +16,11 @@ from typing import Any
 
 from pyspark.sql import types as T
 
-from exporters.cdf import Change
-from exporters.config import ExportConfig, SearchConfig
-from sessionlake.settings import Settings
+from sessionlake.core.errors import SessionlakeError, TransientError
+from sessionlake.core.settings import Settings
+from sessionlake.exporters.cdf import Change
+from sessionlake.exporters.config import ExportConfig, SearchConfig
+from sessionlake.exporters.engines import engine_for
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +39,14 @@ CONTRACT_FIELDS: dict[str, str] = {
     "crashed": "boolean",
 }
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+_TERMS_CHUNK = 10_000  # session ids per terms query
 
 
-class SearchExportError(RuntimeError):
+class SearchExportError(SessionlakeError):
     """The engine refused the export as a whole (auth, missing index, …): nothing is dead-lettered."""
 
 
-class TransientSearchError(SearchExportError):
+class TransientSearchError(SearchExportError, TransientError):
     """The engine kept answering 429/5xx past the retries; the next run resumes from the cursor."""
 
 
@@ -132,42 +135,12 @@ def _error_text(error: Any) -> tuple[str, str]:
 
 def connect(config: SearchConfig) -> Any:
     """A client for the configured engine; credentials come only from the config (the environment)."""
-    retry_statuses = (429, 502, 503, 504)
-    if config.engine == "elasticsearch":
-        from elasticsearch import Elasticsearch
-
-        auth: dict[str, Any] = {}
-        if config.api_key:
-            auth["api_key"] = config.api_key
-        elif config.username:
-            auth["basic_auth"] = (config.username, config.password)
-        return Elasticsearch(
-            config.url,
-            ca_certs=config.ca_certs,
-            verify_certs=config.verify_certs,
-            request_timeout=config.request_timeout,
-            max_retries=config.max_retries,
-            retry_on_status=retry_statuses,
-            retry_on_timeout=True,
-            **auth,
-        )
-    from opensearchpy import OpenSearch
-
-    return OpenSearch(
-        hosts=[config.url],
-        http_auth=(config.username, config.password) if config.username else None,
-        ca_certs=config.ca_certs,
-        verify_certs=config.verify_certs,
-        timeout=config.request_timeout,
-        max_retries=config.max_retries,
-        retry_on_status=retry_statuses,
-        retry_on_timeout=True,
-    )
+    return engine_for(config.engine).connect(config)
 
 
 def search_client(settings: Settings) -> Any:
-    """A client for the configured engine (SESSIONLAKE_SEARCH_* environment), for callers outside the exporter."""
-    return connect(SearchConfig.from_env(settings))
+    """A client for the configured engine (the SESSIONLAKE_SEARCH_* settings), for callers outside the exporter."""
+    return connect(SearchConfig.from_settings(settings))
 
 
 class SearchIndex:
@@ -175,14 +148,10 @@ class SearchIndex:
 
     def __init__(self, config: ExportConfig, client: Any | None = None) -> None:
         self.config = config
-        self.engine = config.search.engine
+        self.engine = engine_for(config.search.engine)
         self.name = config.index
-        self.client = client or connect(config.search)
-        if self.engine == "elasticsearch":
-            from elasticsearch import helpers
-        else:
-            from opensearchpy import helpers
-        self._helpers = helpers
+        self.client = client or self.engine.connect(config.search)
+        self._helpers = self.engine.helpers
 
     def exists(self) -> bool:
         return bool(self.client.indices.exists(index=self.name))
@@ -211,11 +180,7 @@ class SearchIndex:
         return False
 
     def _call(self, api: str, body: dict[str, Any]) -> None:
-        method = getattr(self.client.indices, api)
-        if self.engine == "elasticsearch":
-            method(index=self.name, **body)
-        else:
-            method(index=self.name, body=body)
+        self.engine.indices_call(self.client, api, self.name, body)
 
     def delete(self) -> None:
         self.client.indices.delete(index=self.name, ignore_unavailable=True)
@@ -257,7 +222,8 @@ class SearchIndex:
                     error_type, reason = _error_text(result.get("error"))
                     if outcome is Outcome.FATAL:
                         raise SearchExportError(
-                            f"{self.engine} refused {op_type} in index {self.name} ({status} {error_type}): {reason}"
+                            f"{self.engine.name} refused {op_type} in index {self.name} "
+                            f"({status} {error_type}): {reason}"
                         )
                     yield Rejection(change, status, error_type, reason)
             if not retry:
@@ -284,3 +250,22 @@ class SearchIndex:
         ):
             if int(hit["_version"]) < version:
                 yield hit["_id"]
+
+    def delete_player(self, user_key: str, session_ids: Iterable[str]) -> int:
+        """Delete (and refresh) every document of a player, by user_key and by session id; returns how many
+        were deleted. A missing index holds nothing to delete. Ids are found with a scroll and deleted in
+        bulk (no `_delete_by_query`: it lives in the optional reindex module, which minimal distributions
+        lack)."""
+        if not self.exists():
+            return 0
+        self.refresh()
+        sessions = sorted(set(session_ids))
+        should: list[dict[str, Any]] = [{"term": {"user_key": user_key}}]
+        should += [
+            {"terms": {"session_id": sessions[i : i + _TERMS_CHUNK]}} for i in range(0, len(sessions), _TERMS_CHUNK)
+        ]
+        query = {"query": {"bool": {"should": should, "minimum_should_match": 1}}, "_source": False}
+        ids = {hit["_id"] for hit in self._helpers.scan(self.client, index=self.name, query=query)}
+        actions = ({"_op_type": "delete", "_index": self.name, "_id": doc_id} for doc_id in sorted(ids))
+        deleted, _ = self._helpers.bulk(self.client, actions, raise_on_error=False, refresh=True)
+        return int(deleted)

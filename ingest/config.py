@@ -8,7 +8,6 @@ what is wrong, and all errors of all files are reported together.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,15 +16,16 @@ from typing import Any
 
 import yaml
 
+from sessionlake.core.errors import ConfigurationError
+from sessionlake.core.settings import expand_env_refs
+
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
-KINDS = ("kafka", "s3-sqs")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TRIGGER = re.compile(r"^\d+(\.\d+)?\s*(milliseconds?|ms|seconds?|s|minutes?|min|hours?|h)$")
-_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 
 
-class ConfigError(ValueError):
+class SourceConfigError(ConfigurationError):
     """One or more problems in source configuration files; each line names file, key and problem."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -174,18 +174,6 @@ _TARGET_KEYS = {"table", "where", "columns"}
 _UDF_KEYS = {"name", "function", "return_type"}
 
 
-def resolve_env(value: str) -> str:
-    """Replace `${env:VAR}` references; secrets stay in the environment, never in the YAML."""
-
-    def sub(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise KeyError(name)
-        return os.environ[name]
-
-    return _ENV_REF.sub(sub, value)
-
-
 def _options(chk: _Checker, data: Mapping[str, Any], path: str) -> dict[str, str]:
     raw = chk.get(data, "options", dict, path, {}) or {}
     out = {}
@@ -195,7 +183,7 @@ def _options(chk: _Checker, data: Mapping[str, Any], path: str) -> dict[str, str
             continue
         text = str(value).lower() if isinstance(value, bool) else str(value)
         try:
-            out[str(key)] = resolve_env(text)
+            out[str(key)] = expand_env_refs(text)
         except KeyError as exc:
             chk.error(f"{path}.{key}", f"environment variable {exc.args[0]} is not set")
     return out
@@ -255,6 +243,12 @@ def _s3_sqs(chk: _Checker, data: Any) -> S3SqsOptions | None:
         max_files_per_trigger=chk.positive(data, "max_files_per_trigger", "s3_sqs.max_files_per_trigger"),
         extra=_options(chk, data, "s3_sqs.options"),
     )
+
+
+# kind -> (its options' key in the YAML, the parser of that section); the readers registry
+# (ingest.readers.READERS) has one reader for each of these kinds.
+SECTIONS = {"kafka": ("kafka", _kafka), "s3-sqs": ("s3_sqs", _s3_sqs)}
+KINDS = tuple(SECTIONS)
 
 
 def _targets(chk: _Checker, data: Any) -> tuple[TargetConfig, ...]:
@@ -331,12 +325,12 @@ def parse_source(file: Path, data: Any, problems: list[str]) -> SourceConfig | N
     kind = data.get("kind")
     if kind not in KINDS:
         chk.error("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
-    kafka = _kafka(chk, data.get("kafka")) if kind == "kafka" else None
-    s3 = _s3_sqs(chk, data.get("s3_sqs")) if kind == "s3-sqs" else None
-    if kind == "kafka" and "s3_sqs" in data:
-        chk.error("s3_sqs", "only valid with kind s3-sqs")
-    if kind == "s3-sqs" and "kafka" in data:
-        chk.error("kafka", "only valid with kind kafka")
+    sections: dict[str, Any] = {}
+    for section_kind, (section, parse_section) in SECTIONS.items():
+        if section_kind == kind:
+            sections[section] = parse_section(chk, data.get(section))
+        elif section in data:
+            chk.error(section, f"only valid with kind {section_kind}")
     ddl, json_schema = _schema(chk, data.get("schema"))
     accepted: dict[str, tuple[str, ...]] = {}
     for key, values in (chk.get(data, "accepted_values", dict, "accepted_values", {}) or {}).items():
@@ -365,8 +359,7 @@ def parse_source(file: Path, data: Any, problems: list[str]) -> SourceConfig | N
         schema_ddl=ddl,
         json_schema=json_schema,
         targets=targets,
-        kafka=kafka,
-        s3_sqs=s3,
+        **sections,
         required=chk.str_list(data, "required", "required"),
         accepted_values=accepted,
         max_lengths=lengths,
@@ -386,7 +379,7 @@ def load_sources(directory: Path | None = None, names: list[str] | None = None) 
     sources: list[SourceConfig] = []
     files = sorted(directory.glob("*.yml")) + sorted(directory.glob("*.yaml"))
     if not files:
-        raise ConfigError([f"{directory}: no source files (*.yml)"])
+        raise SourceConfigError([f"{directory}: no source files (*.yml)"])
     for file in files:
         try:
             data = yaml.safe_load(file.read_text())
@@ -404,7 +397,7 @@ def load_sources(directory: Path | None = None, names: list[str] | None = None) 
         ]
         sources = [s for s in sources if s.name in names]
     if problems:
-        raise ConfigError(problems)
+        raise SourceConfigError(problems)
     return sources
 
 

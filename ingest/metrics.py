@@ -24,11 +24,12 @@ from pyspark.sql.streaming import StreamingQueryListener
 from pyspark.sql.streaming.listener import JStreamingQueryListener
 from pyspark.sql.types import DateType, DoubleType, LongType, StringType, StructField, StructType, TimestampType
 
-from ingest.tables import ensure_table
-from ingest.writers.bronze import BatchResult
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
+from sessionlake.ingest.readers import reader_for
+from sessionlake.ingest.tables import ensure_table
+from sessionlake.ingest.writers.bronze import BatchResult
 
-log = logging.getLogger("ingest.metrics")
+log = logging.getLogger("sessionlake.ingest.metrics")
 
 METRICS_TABLE = "ops.ingest_metrics"
 METRICS_SCHEMA = StructType(
@@ -60,35 +61,6 @@ METRICS_SCHEMA = StructType(
 
 def metrics_path(settings: Settings) -> Path:
     return settings.lake / "ops" / "ingest_metrics"
-
-
-def kafka_lag(end: dict | None, latest: dict | None) -> int | None:
-    """Sum over partitions of latest minus processed offset, from a Kafka source's progress offsets
-    (`{topic: {partition: offset}}`)."""
-    if not end or not latest:
-        return None
-    lag = 0
-    for topic, partitions in latest.items():
-        for partition, offset in partitions.items():
-            lag += max(0, offset - end.get(topic, {}).get(partition, 0))
-    return lag
-
-
-def s3_sqs_metrics(metrics: dict[str, str] | None) -> dict[str, int | float | None]:
-    """The s3-sqs source's metrics in a batch's progress (`sources[].metrics`) as metrics columns."""
-    metrics = metrics or {}
-
-    def number(name: str, kind: type) -> int | float | None:
-        value = metrics.get(name)
-        return kind(value) if value not in (None, "") else None
-
-    return {
-        "sqs_backlog": number("backlog", int),
-        "s3_files": number("batchFiles", int),
-        "s3_bytes": number("batchBytes", int),
-        "discovery_latency_p50_ms": number("discoveryLatencyP50Ms", float),
-        "discovery_latency_max_ms": number("discoveryLatencyMaxMs", float),
-    }
 
 
 class _ProgressJson(JStreamingQueryListener):
@@ -144,14 +116,7 @@ class IngestListener(StreamingQueryListener):
             return
         with self._lock:
             result = self._results.pop((name, batch_id), None)
-        lag = None
-        s3 = s3_sqs_metrics(None)
-        if self.sources[name] == "kafka":
-            lags = [kafka_lag(s.get("endOffset"), s.get("latestOffset")) for s in p["sources"]]
-            lag = sum(x for x in lags if x is not None) if any(x is not None for x in lags) else None
-        elif p["sources"]:
-            s3 = s3_sqs_metrics(p["sources"][0].get("metrics"))
-        backlog = s3["sqs_backlog"]
+        source = reader_for(self.sources[name]).progress(p["sources"])
         latency = result.latency_ms if result else {}
         # A batch whose bad records are re-read for the quarantine is counted twice by Spark's progress:
         # the writer's own count of the batch is the true one; the rates are scaled to it.
@@ -174,8 +139,7 @@ class IngestListener(StreamingQueryListener):
             "batch_duration_ms": p["batchDuration"],
             "rows_written": sum(result.rows_written.values()) if result else 0,
             "quarantined": result.quarantined if result else 0,
-            "kafka_lag": lag,
-            **s3,
+            **source,
             "latency_p50_ms": latency.get("p50"),
             "latency_p95_ms": latency.get("p95"),
             "error": None,
@@ -185,8 +149,9 @@ class IngestListener(StreamingQueryListener):
             "kafka_lag=%s sqs_backlog=%s s3_files=%s s3_bytes=%s discovery_max_ms=%s "
             "latency_p50_ms=%s latency_p95_ms=%s",
             name, batch_id, rows, row["input_rows_per_second"], row["processed_rows_per_second"],
-            p["batchDuration"], row["rows_written"], row["quarantined"], lag, backlog, s3["s3_files"],
-            s3["s3_bytes"], _ms(s3["discovery_latency_max_ms"]), _ms(row["latency_p50_ms"]),
+            p["batchDuration"], row["rows_written"], row["quarantined"], source["kafka_lag"],
+            source["sqs_backlog"], source["s3_files"], source["s3_bytes"],
+            _ms(source["discovery_latency_max_ms"]), _ms(row["latency_p50_ms"]),
             _ms(row["latency_p95_ms"]),
         )  # fmt: skip
         self._queue(row, name, batch_id)

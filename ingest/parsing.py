@@ -25,7 +25,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import AtomicType, BooleanType, DataType, StringType, StructField, StructType
 
-from ingest.schema import RecordRules
+from sessionlake.ingest.schema import RecordRules
 
 REASONS = (
     "empty_record",  # no value, or only whitespace

@@ -15,13 +15,20 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, StringType, StructField, StructType
 
-from ingest.config import ConfigError, SourceConfig
-from ingest.parsing import REASON, parse
-from ingest.readers import kafka, s3
-from ingest.routing import CARRIED, INTERNAL, Route, transform
-from ingest.schema import RecordRules, SchemaError, record_rules
-from ingest.tables import BRONZE, INGEST_COLUMNS, QUARANTINE, QUARANTINE_SCHEMA, TableSchemaError, ensure_table
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
+from sessionlake.ingest.config import SourceConfig, SourceConfigError
+from sessionlake.ingest.parsing import REASON, parse
+from sessionlake.ingest.readers import reader_for
+from sessionlake.ingest.routing import CARRIED, INTERNAL, Route, transform
+from sessionlake.ingest.schema import RecordRules, SchemaError, record_rules
+from sessionlake.ingest.tables import (
+    BRONZE,
+    INGEST_COLUMNS,
+    QUARANTINE,
+    QUARANTINE_SCHEMA,
+    TableSchemaError,
+    ensure_table,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class PreparedSource:
 
 def envelope_schema(kind: str) -> StructType:
     """The columns a reader hands to the writer (see ingest.readers)."""
-    metadata = kafka.METADATA if kind == "kafka" else s3.METADATA
+    metadata = reader_for(kind).metadata
     return StructType(
         [
             StructField("_value", StringType()),
@@ -96,34 +103,34 @@ def _routes(settings: Settings, source: SourceConfig, output: DataFrame) -> tupl
 
 
 def prepare_source(spark: SparkSession, settings: Settings, source: SourceConfig) -> PreparedSource:
-    """Validate one source against Spark and create (or evolve) its tables; ConfigError names file and key."""
+    """Validate one source against Spark and create (or evolve) its tables; SourceConfigError names file and key."""
     try:
         rules = record_rules(source)
     except SchemaError as exc:
-        raise ConfigError([f"{source.file}: {exc}"]) from exc
+        raise SourceConfigError([f"{source.file}: {exc}"]) from exc
     problems = register_udfs(spark, source)
     if problems:
-        raise ConfigError(problems)
+        raise SourceConfigError(problems)
     empty = spark.createDataFrame([], envelope_schema(source.kind))
     good = parse(empty, rules).where(F.col(REASON).isNull()).drop(REASON)
     try:
         output = transform(good, source.transform)
         output.schema  # noqa: B018 - forces analysis
     except PySparkException as exc:
-        raise ConfigError([f"{source.file}: transform: {_first_line(exc)}"]) from exc
+        raise SourceConfigError([f"{source.file}: transform: {_first_line(exc)}"]) from exc
     dropped = [c for c in (*CARRIED, *envelope_schema(source.kind).fieldNames()[3:]) if c not in output.columns]
     if dropped:
-        raise ConfigError([f"{source.file}: transform: the SELECT must keep the metadata columns {dropped} "
+        raise SourceConfigError([f"{source.file}: transform: the SELECT must keep the metadata columns {dropped} "
                            "(select `*` and add or replace columns)"])  # fmt: skip
     routes, problems = _routes(settings, source, output)
     if problems:
-        raise ConfigError(problems)
+        raise SourceConfigError(problems)
     for route in routes:
         schema = StructType([*output.select(*route.columns).schema.fields, *INGEST_COLUMNS.fields])
         try:
             ensure_table(spark, route.name, route.path, schema, pii=source.pii)
         except TableSchemaError as exc:
-            raise ConfigError([f"{source.file}: schema: {exc}"]) from exc
+            raise SourceConfigError([f"{source.file}: schema: {exc}"]) from exc
     return PreparedSource(source, rules, routes, settings.checkpoints / source.name)
 
 
@@ -133,9 +140,9 @@ def prepare(spark: SparkSession, settings: Settings, sources: list[SourceConfig]
     for source in sources:
         try:
             prepared.append(prepare_source(spark, settings, source))
-        except ConfigError as exc:
+        except SourceConfigError as exc:
             problems += exc.problems
     if problems:
-        raise ConfigError(problems)
+        raise SourceConfigError(problems)
     ensure_table(spark, f"{BRONZE}.{QUARANTINE}", settings.bronze_path(QUARANTINE), QUARANTINE_SCHEMA)
     return prepared

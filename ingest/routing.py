@@ -8,7 +8,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ingest.tables import BRONZE
+from sessionlake.ingest.tables import BRONZE
 
 TRANSFORM_VIEW = "batch"
 # Columns the transform must keep: the record itself and where it came from.

@@ -18,14 +18,14 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from ingest.config import load_sources
-from ingest.metrics import IngestListener, MetricsSink
-from ingest.parsing import parse
-from ingest.prepare import PreparedSource, prepare
-from ingest.readers import kafka, s3
-from ingest.tables import QUARANTINE
-from ingest.writers.bronze import BatchResult, BronzeWriter
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
+from sessionlake.ingest.config import load_sources
+from sessionlake.ingest.metrics import IngestListener, MetricsSink
+from sessionlake.ingest.parsing import parse
+from sessionlake.ingest.prepare import PreparedSource, prepare
+from sessionlake.ingest.readers import reader_for
+from sessionlake.ingest.tables import QUARANTINE
+from sessionlake.ingest.writers.bronze import BatchResult, BronzeWriter
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def start_query(
     parsing expressions again, and no filter of the writer can be pushed into them.
     """
     config = source.config
-    stream = kafka.read(spark, settings, config) if config.kind == "kafka" else s3.read(spark, settings, config)
+    stream = reader_for(config.kind).read(spark, settings, config)
     writer_stream = (
         parse(stream, source.rules)
         .writeStream.queryName(source.name)
@@ -99,7 +99,7 @@ def run(
 ) -> IngestReport:
     """Ingest the configured sources (all, or those named) until done (`once`) or `stop` is set.
 
-    Raises ingest.config.ConfigError before anything starts if a source is misconfigured.
+    Raises ingest.config.SourceConfigError before anything starts if a source is misconfigured.
     """
     stop = stop or threading.Event()
     prepared = {p.name: p for p in prepare(spark, settings, load_sources(config_dir, sources))}
@@ -144,16 +144,13 @@ def run(
     return report
 
 
-# Spark 4.1.1 bug SPARK-55271: when a restarted Kafka query re-runs the batch a crash interrupted, the
-# source's progress metrics dereference offsets it has not fetched yet and the query fails with this
-# NullPointerException, after the batch and its commit log entry are written. Starting it again is safe.
-_SPARK_55271 = 'because the return value of "scala.Option.get()" is null'
 MAX_RESTARTS = 3
 
 
-def _spark_55271(query: StreamingQuery, kind: str) -> bool:
+def _restart_safely(query: StreamingQuery, kind: str) -> bool:
+    """The query failed in a way its reader knows a restart repairs (see Reader.restart_safely)."""
     error = query.exception()
-    return kind == "kafka" and error is not None and _SPARK_55271 in str(error)
+    return error is not None and reader_for(kind).restart_safely(str(error))
 
 
 def _supervise(
@@ -171,8 +168,8 @@ def _supervise(
         for name, query in list(queries.items()):
             if query.isActive:
                 continue
-            if _spark_55271(query, kinds[name]) and restarts[name] < MAX_RESTARTS:
-                log.warning("%s: restarting after Spark's Kafka progress-metrics bug (SPARK-55271)", name)
+            if _restart_safely(query, kinds[name]) and restarts[name] < MAX_RESTARTS:
+                log.warning("%s: restarting after a known, safe-to-restart engine failure", name)
                 restarts[name] += 1
                 queries[name] = start(name)
         if any(not q.isActive and q.exception() for q in queries.values()):

@@ -24,7 +24,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from ingest.config import SourceConfig
+from sessionlake.ingest.config import SourceConfig
 
 
 class SchemaError(ValueError):

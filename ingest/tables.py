@@ -20,6 +20,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from sessionlake.core.errors import ConfigurationError
+
 log = logging.getLogger(__name__)
 
 BRONZE = "bronze"
@@ -65,7 +67,7 @@ QUARANTINE_SCHEMA = StructType(
 )
 
 
-class TableSchemaError(ValueError):
+class TableSchemaError(ConfigurationError):
     """The configured schema cannot be written to the existing table (a type changed)."""
 
 

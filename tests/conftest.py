@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sessionlake.settings import Ports, Settings
+from sessionlake.core.settings import Ports, Settings
 
 # Tests run on their own port range so that a developer's demo stack can stay up beside them. Under
 # pytest-xdist (`make test` runs two workers) each worker has its own stack, 1000 ports further on.
@@ -32,12 +32,38 @@ SLOWEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# Every stack fixture (kafka, moto, search, metastore, spark) goes through `components`; `spark` also starts
+# the JVM. A test that uses neither, directly or through its fixtures, and is not marked `stack` (it starts
+# components itself) is in the fast tier: `make test-fast` (`pytest -m fast`) runs those alone.
+SLOW_FIXTURES = frozenset({"components", "spark"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not SLOW_FIXTURES & set(item.fixturenames) and item.get_closest_marker("stack") is None:
+            item.add_marker(pytest.mark.fast)
+
     def rank(item: pytest.Item) -> int:
         name = item.path.name
         return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
     items.sort(key=rank)  # stable: tests keep their order within a module
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_nothing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the fast tier a SparkSession or a stack component is a misclassified test: fail it loudly."""
+    if request.node.get_closest_marker("fast") is None or "fast" not in (request.config.option.markexpr or ""):
+        return
+    from pyspark.sql import SparkSession
+
+    from sessionlake.stack import lifecycle
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a fast-tier test started Spark or a stack component: mark it `stack`")
+
+    monkeypatch.setattr(SparkSession.Builder, "getOrCreate", refuse)
+    monkeypatch.setattr(lifecycle, "spawn", refuse)
 
 
 def _test_settings(home: Path) -> Settings:
@@ -123,7 +149,7 @@ def metastore(components: _Components, settings: Settings) -> str:
 
 @pytest.fixture(scope="session")
 def spark(metastore: str, settings: Settings):
-    from sessionlake.spark import get_session
+    from sessionlake.core.spark import get_session
 
     session = get_session(settings, "sessionlake-tests")
     yield session

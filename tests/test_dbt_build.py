@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlfluff.core import FluffConfig, Linter
 
-from sessionlake.settings import REPO_ROOT
+from sessionlake.core.dbt import dbt_project
+from sessionlake.core.settings import REPO_ROOT
+from sessionlake.generator.bronze import append_bronze, create_bronze_tables
+from sessionlake.privacy.keys import pseudonymize
 from sessionlake.transform import build
-from sessionlake.transform.bronze import append_bronze, create_bronze_tables
-from sessionlake.transform.pii import pseudonymize
-from sessionlake.transform.project import dbt_project
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0)
 MODELS_ONLY = ["resource_type:model"]

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from sessionlake.transform import BuildLocked, build_lock
-from sessionlake.transform.pii import pseudonymize
+from sessionlake.core.lock import BuildLocked, build_lock
+from sessionlake.privacy.keys import pseudonymize
 from sessionlake.transform.schedule import parse_interval, run_every
 
 
@@ -45,7 +45,7 @@ def test_the_lock_excludes_another_process_and_dies_with_it(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from sessionlake.transform import build_lock\n"
+            "import sys, time; from pathlib import Path; from sessionlake.core.lock import build_lock\n"
             f"with build_lock(Path({str(path)!r})):\n    print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -63,7 +63,7 @@ def test_the_lock_excludes_another_process_and_dies_with_it(tmp_path):
 
 
 def test_the_schedule_skips_ticks_while_another_build_holds_the_lock(tmp_path):
-    from sessionlake.settings import Settings
+    from sessionlake.core.settings import Settings
 
     settings = Settings(home=tmp_path)
     with build_lock(settings.home / "dbt" / "build.lock"):

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from sessionlake.core.settings import Ports, Settings
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, plan, truth
-from sessionlake.settings import Ports, Settings
-from sessionlake.transform.pii import pseudonymize
+from sessionlake.privacy.keys import pseudonymize
 from tests.conftest import PORT_BASE
 
 pytestmark = pytest.mark.stack
@@ -65,7 +65,7 @@ class Deployment:
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "sessionlake.cli", *args],
+            [sys.executable, "-m", "sessionlake.app.cli", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -139,7 +139,7 @@ def _mismatches(gold: dict[str, dict], expected: list[dict], secret: str) -> lis
 
 
 def _index_documents(settings: Settings) -> dict[str, dict]:
-    from exporters.search import search_client
+    from sessionlake.exporters.search import search_client
 
     client = search_client(settings)
     client.indices.refresh(index="sessions")

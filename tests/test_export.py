@@ -22,12 +22,12 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from exporters.cdf import Change, table_state
-from exporters.config import ExportConfig, SearchConfig
-from exporters.cursor import CursorStore
-from exporters.runner import ExportReport, TableReplacedError, export
-from exporters.search import BulkTally, SearchIndex, connect
-from sessionlake.settings import REPO_ROOT, Settings
+from sessionlake.core.settings import REPO_ROOT, Settings
+from sessionlake.exporters.cdf import Change, table_state
+from sessionlake.exporters.config import ExportConfig, SearchConfig
+from sessionlake.exporters.cursor import CursorStore
+from sessionlake.exporters.runner import ExportReport, TableReplacedError, export
+from sessionlake.exporters.search import BulkTally, SearchIndex, connect
 
 pytestmark = pytest.mark.stack
 
@@ -43,8 +43,8 @@ COLUMNS = """
 
 
 CHILD = (
-    "from exporters.runner import export; from sessionlake.settings import load; "
-    "from sessionlake.spark import get_session; s = load(); export(s, get_session(s, 'exporter-to-kill'))"
+    "from exporters.runner import export; from sessionlake.core.settings import load; "
+    "from sessionlake.core.spark import get_session; s = load(); export(s, get_session(s, 'exporter-to-kill'))"
 )
 
 
@@ -67,7 +67,7 @@ def names(spark: SparkSession, search: str, settings: Settings, tmp_path: Path) 
     schema = f"exp_{suffix}"
     spark.sql(f"CREATE SCHEMA {schema}")
     config = ExportConfig(
-        search=SearchConfig.from_env(settings),
+        search=SearchConfig.from_settings(settings),
         cursor_dir=tmp_path / "cursors",
         table=f"{schema}.sessions",
         index=f"sessions-{suffix}",
@@ -253,7 +253,7 @@ def test_snapshot_fallback_when_change_data_was_vacuumed(spark, settings, names,
     finally:
         spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
 
-    with caplog.at_level(logging.WARNING, logger="exporters.runner"):
+    with caplog.at_level(logging.WARNING, logger="sessionlake.exporters.runner"):
         report = export(settings, spark, config=config)
     assert "falling back to a full snapshot export" in caplog.text
     assert (report.snapshots, report.deleted) == (1, 1)  # s2 removed: it is not in the snapshot

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from pyspark.sql import types as T
 
-from exporters.cdf import Change, RawPiiError, check_no_raw_pii, is_cdf_unavailable
-from exporters.config import ConfigError, ExportConfig, SearchConfig
-from exporters.cursor import Cursor, CursorError, CursorStore
-from exporters.runner import ExportReport
-from exporters.search import Outcome, classify, mapping_properties, to_action
-from sessionlake.commands.export import interval
-from sessionlake.settings import Settings
+from sessionlake.app.commands.export import interval
+from sessionlake.core.errors import ConfigurationError
+from sessionlake.core.settings import Settings
+from sessionlake.exporters.cdf import Change, RawPiiError, check_no_raw_pii, is_cdf_unavailable
+from sessionlake.exporters.config import ExportConfig, SearchConfig
+from sessionlake.exporters.cursor import Cursor, CursorError, CursorStore
+from sessionlake.exporters.runner import ExportReport
+from sessionlake.exporters.search import Outcome, classify, mapping_properties, to_action
 
 
 @pytest.mark.parametrize(
@@ -116,24 +117,23 @@ def test_cursor_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_config_from_env_and_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path)
     monkeypatch.setenv("SESSIONLAKE_SEARCH_ENGINE", "opensearch")
     monkeypatch.setenv("SESSIONLAKE_SEARCH_USERNAME", "exporter")
     monkeypatch.setenv("SESSIONLAKE_SEARCH_PASSWORD", "hunter2-secret")
     monkeypatch.setenv("SESSIONLAKE_EXPORT_TABLE", "gold.other")
     monkeypatch.setenv("SESSIONLAKE_EXPORT_MAX_VERSIONS", "7")
-    config = ExportConfig.from_env(settings)
+    config = ExportConfig.from_settings(Settings(home=tmp_path))
     assert (config.search.engine, config.table, config.max_versions_per_batch) == ("opensearch", "gold.other", 7)
     assert config.cursor_dir == tmp_path / "checkpoints" / "export"
     assert "hunter2-secret" not in repr(config)
     monkeypatch.setenv("SESSIONLAKE_EXPORT_MAX_VERSIONS", "zero")
-    with pytest.raises(ConfigError, match="SESSIONLAKE_EXPORT_MAX_VERSIONS"):
-        ExportConfig.from_env(settings)
-    with pytest.raises(ConfigError, match="solr"):
+    with pytest.raises(ConfigurationError, match="SESSIONLAKE_EXPORT_MAX_VERSIONS"):
+        Settings(home=tmp_path)
+    with pytest.raises(ConfigurationError, match="solr"):
         SearchConfig(url="http://x", engine="solr")
-    with pytest.raises(ConfigError, match="API_KEY"):
+    with pytest.raises(ConfigurationError, match="API_KEY"):
         SearchConfig(url="http://x", engine="opensearch", api_key="k")
-    with pytest.raises(ConfigError, match="PASSWORD"):
+    with pytest.raises(ConfigurationError, match="PASSWORD"):
         SearchConfig(url="http://x", username="u")
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
-from sessionlake.commands import generate as generate_command
-from sessionlake.domain import LOG_BUCKETS
+from sessionlake.app.commands import generate as generate_command
+from sessionlake.core.domain import LOG_BUCKETS
+from sessionlake.core.settings import Settings
 from sessionlake.generator import (
     LATE,
     MAIN,
@@ -36,7 +37,6 @@ from sessionlake.generator import (
 from sessionlake.generator.malformed import KINDS
 from sessionlake.generator.times import iso, parse_iso
 from sessionlake.generator.truth import COLUMNS, percentile
-from sessionlake.settings import Settings
 from sessionlake.stack.aws import aws_client
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

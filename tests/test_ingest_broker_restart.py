@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.runner import IngestReport, run
 from sessionlake import stack
+from sessionlake.ingest.runner import IngestReport, run
 from tests.test_ingest_kafka import create_topic, metric, produce, write_source
 
 pytestmark = pytest.mark.stack

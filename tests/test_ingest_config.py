@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import ConfigError, load_sources
-from ingest.metrics import kafka_lag
-from ingest.readers import kafka
-from sessionlake.settings import load
+from sessionlake.core.settings import load
+from sessionlake.ingest.config import SourceConfigError, load_sources
+from sessionlake.ingest.readers import kafka
+from sessionlake.ingest.readers.kafka import kafka_lag
 
 GOOD = """
 kind: kafka
@@ -28,7 +28,7 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 def problems(directory: Path) -> list[str]:
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(SourceConfigError) as error:
         load_sources(directory)
     return error.value.problems
 
@@ -105,7 +105,7 @@ def test_two_sources_may_not_share_a_name_or_a_table(tmp_path: Path) -> None:
 
 def test_unknown_source_names_are_rejected_listing_the_configured_ones(tmp_path: Path) -> None:
     write(tmp_path, "svc", GOOD)
-    with pytest.raises(ConfigError, match=r"--source nope: no such source; configured: svc"):
+    with pytest.raises(SourceConfigError, match=r"--source nope: no such source; configured: svc"):
         load_sources(tmp_path, ["nope"])
 
 

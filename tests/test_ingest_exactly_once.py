@@ -16,13 +16,13 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-from ingest.parsing import parse
-from ingest.prepare import envelope_schema
-from ingest.routing import Route
-from ingest.runner import run
-from ingest.schema import RecordRules
-from ingest.tables import INGEST_COLUMNS, QUARANTINE_SCHEMA, ensure_table
-from ingest.writers.bronze import BronzeWriter
+from sessionlake.ingest.parsing import parse
+from sessionlake.ingest.prepare import envelope_schema
+from sessionlake.ingest.routing import Route
+from sessionlake.ingest.runner import run
+from sessionlake.ingest.schema import RecordRules
+from sessionlake.ingest.tables import INGEST_COLUMNS, QUARANTINE_SCHEMA, ensure_table
+from sessionlake.ingest.writers.bronze import BronzeWriter
 from tests.test_ingest_kafka import create_topic, metric, produce, write_source
 
 pytestmark = pytest.mark.stack
@@ -85,7 +85,16 @@ def _ingest_process(settings, config_dir: Path, log: Path) -> subprocess.Popen: 
         "SESSIONLAKE_DERBY_PORT": str(settings.ports.derby),
         "SESSIONLAKE_DRIVER_MEMORY": "1g",
     }
-    argv = [sys.executable, "-m", "sessionlake.cli", "ingest", "--config-dir", str(config_dir), "--trigger", "1 second"]
+    argv = [
+        sys.executable,
+        "-m",
+        "sessionlake.app.cli",
+        "ingest",
+        "--config-dir",
+        str(config_dir),
+        "--trigger",
+        "1 second",
+    ]
     return subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -12,10 +12,10 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from pyspark.sql import functions as F
 
-from ingest.config import ConfigError
-from ingest.metrics import source_status
-from ingest.readers import kafka
-from ingest.runner import run
+from sessionlake.ingest.config import SourceConfigError
+from sessionlake.ingest.metrics import source_status
+from sessionlake.ingest.readers import kafka
+from sessionlake.ingest.runner import run
 
 pytestmark = pytest.mark.stack
 
@@ -198,7 +198,7 @@ def test_a_restarted_ingest_compacts_bronze_only_once_small_files_add_up(
 ) -> None:
     """Delta counts a partition's small files in memory; after a restart, per modified partition, it
     compacted the partition after every write (delta-io/delta#4043). The session compacts per table,
-    once minNumFiles small files were written (sessionlake.spark)."""
+    once minNumFiles small files were written (sessionlake.core.spark)."""
     create_topic(kafka, names["topic"])
     config = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: three batches of 21 records
     path = settings.bronze_path(names["table"])
@@ -294,13 +294,13 @@ def test_invalid_configuration_is_rejected_before_anything_starts(
     source_dir = write_source(
         tmp_path / "src", names, "transform: SELECT *, no_such_column + 1 AS x FROM batch\ntrigger: often"
     )
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(SourceConfigError) as error:
         run(settings, spark, once=True, config_dir=source_dir)
     file = source_dir / f"{names['source']}.yml"
     assert f"{file}: trigger: expected an interval" in str(error.value)
 
     source_dir = write_source(tmp_path / "src", names, "transform: SELECT *, no_such_column + 1 AS x FROM batch")
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(SourceConfigError) as error:
         run(settings, spark, once=True, config_dir=source_dir)
     assert f"{file}: transform: " in str(error.value) and "no_such_column" in str(error.value)
     assert not settings.bronze_path(names["table"]).exists()

@@ -10,8 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ingest.metrics import source_status
-from ingest.runner import run
+from sessionlake.ingest.metrics import source_status
+from sessionlake.ingest.runner import run
 
 pytestmark = pytest.mark.stack
 

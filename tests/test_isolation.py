@@ -7,7 +7,7 @@ from pyspark.errors import PythonException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ingest.writers.isolation import (
+from sessionlake.ingest.writers.isolation import (
     DATA_ERRORS,
     RECORD,
     Failure,

@@ -7,8 +7,8 @@ import json
 import pytest
 from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
 
-from ingest.parsing import REASON, parse
-from ingest.schema import RecordRules
+from sessionlake.ingest.parsing import REASON, parse
+from sessionlake.ingest.schema import RecordRules
 
 RULES = RecordRules(
     schema=StructType(

@@ -7,20 +7,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from exporters.runner import export
-from exporters.search import search_client
+from sessionlake.core.dbt import invoke
+from sessionlake.exporters.config import ExportConfig
+from sessionlake.exporters.runner import export
+from sessionlake.exporters.search import SearchIndex, search_client
 from sessionlake.generator import MAIN, GeneratorConfig, plan
+from sessionlake.generator.bronze import append_bronze, create_bronze_tables
 from sessionlake.generator.times import parse_iso
 from sessionlake.privacy import apply_retention, forget
+from sessionlake.privacy.keys import pseudonymize
 from sessionlake.transform import build
-from sessionlake.transform.bronze import append_bronze, create_bronze_tables
-from sessionlake.transform.pii import pseudonymize
-from sessionlake.transform.runner import invoke
 
 INDEX = "sessions_pii_test"
 TABLES = {
@@ -50,33 +52,41 @@ def strings_in_lake_files(root: Path) -> set[str]:
     return values
 
 
-def index_documents(settings) -> list[dict]:
-    client = search_client(settings)
+def index_documents(pii_settings) -> list[dict]:
+    client = search_client(pii_settings)
     client.indices.refresh(index=INDEX)
     return [h["_source"] for h in client.search(index=INDEX, size=10_000, query={"match_all": {}})["hits"]["hits"]]
 
 
 @pytest.fixture(scope="module")
-def lake(spark, settings, search):
+def pii_settings(settings):
+    """The session's settings, exporting to this module's own index."""
+    return replace(settings, export=replace(settings.export, index=INDEX))
+
+
+def player_index(pii_settings) -> SearchIndex:
+    return SearchIndex(ExportConfig.from_settings(pii_settings))
+
+
+@pytest.fixture(scope="module")
+def lake(spark, pii_settings, search):
     """Bronze loaded with a small generated workload, one dbt build, one export to the index."""
-    os.environ["SESSIONLAKE_EXPORT_INDEX"] = INDEX
-    search_client(settings).indices.delete(index=INDEX, ignore_unavailable=True)
+    search_client(pii_settings).indices.delete(index=INDEX, ignore_unavailable=True)
     workload = plan(GeneratorConfig(seed=7, sessions=8, users=3, malformed_ratio=0.0))
     records = [r for r in workload.records_in([MAIN]) if r.event is not None]
-    create_bronze_tables(spark, settings)
+    create_bronze_tables(spark, pii_settings)
     for source, table in TABLES.items():
         rows = [bronze_rows(r.event) for r in records if r.source == source]
         if rows:
             append_bronze(spark, table, rows, batch_id=1)
-    result = build(settings, spark)
+    result = build(pii_settings, spark)
     assert result.success, result.failures
-    export(settings, spark, once=True)
+    export(pii_settings, spark, once=True)
     pii = {field: {r.event[field] for r in records if r.event.get(field)} for field in PII}
     yield {"records": records, "pii": pii, "workload": workload}
-    os.environ.pop("SESSIONLAKE_EXPORT_INDEX", None)
 
 
-def test_no_raw_pii_in_silver_gold_or_the_index(lake, spark, settings):
+def test_no_raw_pii_in_silver_gold_or_the_index(lake, spark, pii_settings):
     raw = set().union(*lake["pii"].values())
     assert raw and all(lake["pii"].values())
     for schema in ("silver", "gold"):
@@ -87,7 +97,7 @@ def test_no_raw_pii_in_silver_gold_or_the_index(lake, spark, settings):
             assert not set(PII) & {c.lower() for c in frame.columns}, table.name
             values = {str(v) for row in frame.collect() for v in row if v is not None}
             assert not raw & values, table.name
-    documents = index_documents(settings)
+    documents = index_documents(pii_settings)
     assert documents
     assert not raw & {str(v) for doc in documents for v in doc.values() if v is not None}
 
@@ -169,7 +179,7 @@ def test_bronze_tables_keep_pii_out_of_the_delta_log_statistics(lake, spark, tmp
         spark.sql("drop table default.delete_probe")
 
 
-def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark, settings):
+def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark, pii_settings):
     user_id = sorted(lake["pii"]["user_id"])[0]
     raw, links = player_values(lake, user_id)
     user_key = pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])
@@ -178,7 +188,7 @@ def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark,
     gold_before = spark.sql("describe history gold.sessions limit 1").first()["version"]
     other_sessions = spark.table("gold.sessions").where(f"user_key != '{user_key}'").count()
 
-    report = forget(settings, spark, user_id, request_id="ticket-1")
+    report = forget(pii_settings, spark, user_id, player_index(pii_settings), request_id="ticket-1")
 
     assert report.keys_destroyed == 1
     assert report.rows_deleted["gold.sessions"] == len(sessions)
@@ -194,14 +204,14 @@ def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark,
     assert sessions <= {r["session_id"] for r in spark.table("pii.forgotten_sessions").collect()}
     # History: no data file of any version (nor change data) still holds the player, and no file at all,
     # transaction log included (statistics, commit info), holds a raw value.
-    assert not (raw | links) & strings_in_lake_files(settings.lake)
-    assert raw_in_lake_files(settings.lake, raw) == []
+    assert not (raw | links) & strings_in_lake_files(pii_settings.lake)
+    assert raw_in_lake_files(pii_settings.lake, raw) == []
     secrets = {os.environ["SESSIONLAKE_PII_SECRET"], os.environ["SESSIONLAKE_PII_MASTER_KEY"]}
-    assert raw_in_lake_files(settings.lake, secrets) == []  # erasure SQL hashes in plans, never in the log
+    assert raw_in_lake_files(pii_settings.lake, secrets) == []  # erasure SQL hashes in plans, never in the log
     with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):  # noqa: B017
         spark.sql(f"select * from gold.sessions version as of {gold_before}").collect()
     # The index: the player's documents are gone, the others stay.
-    documents = index_documents(settings)
+    documents = index_documents(pii_settings)
     assert not {d["session_id"] for d in documents} & sessions
     assert len(documents) == other_sessions
     # The audit row: counts and the request id, no PII and no pseudonymous key.
@@ -217,17 +227,17 @@ def deny_list_values(spark) -> set[str]:
     return {str(v) for table in DENY_LISTS for row in spark.table(f"pii.{table}").collect() for v in row}
 
 
-def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, settings):
+def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, pii_settings):
     user_id = sorted(lake["pii"]["user_id"])[0]
-    again = forget(settings, spark, user_id, request_id="ticket-1-retry")
+    again = forget(pii_settings, spark, user_id, player_index(pii_settings), request_id="ticket-1-retry")
     assert sum(again.rows_deleted.values()) == 0 and again.keys_destroyed == 0
     assert again.documents_deleted == 0
-    result = build(settings, spark)
+    result = build(pii_settings, spark)
     assert result.success, result.failures
     assert spark.table("pii.erasure_audit").count() == 2
 
 
-def test_late_data_of_a_forgotten_player_does_not_bring_them_back(lake, spark, settings):
+def test_late_data_of_a_forgotten_player_does_not_bring_them_back(lake, spark, pii_settings):
     user_id = sorted(lake["pii"]["user_id"])[0]
     raw, links = player_values(lake, user_id)
     user_key = pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])
@@ -248,35 +258,35 @@ def test_late_data_of_a_forgotten_player_does_not_bring_them_back(lake, spark, s
     for table, rows in late.items():
         append_bronze(spark, table, rows, batch_id=50)
 
-    result = build(settings, spark)
+    result = build(pii_settings, spark)
     assert result.success, result.failures
-    export(settings, spark, once=True)
+    export(pii_settings, spark, once=True)
 
     for table, values in table_values(spark, ("silver", "gold", "pii")).items():
         assert not (raw | links) & values, table
-    documents = index_documents(settings)
+    documents = index_documents(pii_settings)
     assert not (raw | links) & {str(v) for doc in documents for v in doc.values() if v is not None}
     assert not raw & deny_list_values(spark)
     # Bronze retention also erases the late bronze rows of forgotten players and sessions, and purges them.
-    report = apply_retention(settings, spark, days=7)
+    report = apply_retention(pii_settings, spark, days=7)
     assert report.forgotten_rows_deleted["bronze.session_events"] == 1
     assert report.forgotten_rows_deleted["bronze.client_logs"] == 1
     assert report.forgotten_rows_deleted["bronze.billing_logs"] == 1
     assert report.history_purged
     for table, values in table_values(spark, ("bronze",)).items():
         assert not (raw | links) & values, table
-    assert raw_in_lake_files(settings.lake / "bronze", raw) == []
+    assert raw_in_lake_files(pii_settings.lake / "bronze", raw) == []
 
 
-def test_the_forget_player_run_operation_alone_and_the_exporter_erase_the_player(lake, spark, settings):
+def test_the_forget_player_run_operation_alone_and_the_exporter_erase_the_player(lake, spark, pii_settings):
     user_id = sorted(lake["pii"]["user_id"])[1]
     raw, links = player_values(lake, user_id)
     user_key = pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])
     sessions = links - {user_key}
-    assert sessions <= {d["session_id"] for d in index_documents(settings)}
+    assert sessions <= {d["session_id"] for d in index_documents(pii_settings)}
 
     args = json.dumps({"user_id": user_id, "request_id": "dbt-only-1"})
-    result = invoke(settings, ["run-operation", "forget_player", "--args", args])
+    result = invoke(pii_settings, ["run-operation", "forget_player", "--args", args])
 
     assert result.success, result.exception
     for table, values in table_values(spark).items():
@@ -285,17 +295,17 @@ def test_the_forget_player_run_operation_alone_and_the_exporter_erase_the_player
     assert len(audit) == 1 and audit[0]["keys_destroyed"] == 1 and audit[0]["documents_deleted"] is None
     # The index is not reached from dbt: the exporter's next run deletes the documents (the gold deletes
     # in the change data feed, or, once vacuumed, its snapshot fallback).
-    export(settings, spark, once=True)
-    documents = index_documents(settings)
+    export(pii_settings, spark, once=True)
+    documents = index_documents(pii_settings)
     assert documents and not sessions & {d["session_id"] for d in documents}
     assert not (raw | links) & {str(v) for doc in documents for v in doc.values() if v is not None}
 
 
-def test_bronze_retention_deletes_and_purges_old_rows(lake, spark, settings):
+def test_bronze_retention_deletes_and_purges_old_rows(lake, spark, pii_settings):
     old = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=9)
     marker = {"event_id": "old-1", "session_id": "old-session", "user_id": "retention-victim", "billed_minutes": 1}
     append_bronze(spark, "billing_logs", [marker], ingested_at=old, batch_id=99)
-    report = apply_retention(settings, spark, days=7)
+    report = apply_retention(pii_settings, spark, days=7)
     assert report.rows_deleted["bronze.billing_logs"] == 1 and report.history_purged
     assert spark.table("bronze.billing_logs").where("user_id = 'retention-victim'").count() == 0
-    assert "retention-victim" not in strings_in_lake_files(settings.bronze_path("billing_logs"))
+    assert "retention-victim" not in strings_in_lake_files(pii_settings.bronze_path("billing_logs"))

@@ -19,12 +19,12 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from ingest.tables import stats_columns
+from sessionlake.core.dbt import invoke
+from sessionlake.core.settings import REPO_ROOT
+from sessionlake.generator.bronze import append_bronze, create_bronze_tables
+from sessionlake.ingest.tables import stats_columns
 from sessionlake.privacy.config import PrivacyConfigError, master_key
-from sessionlake.settings import REPO_ROOT
 from sessionlake.transform import build
-from sessionlake.transform.bronze import append_bronze, create_bronze_tables
-from sessionlake.transform.runner import invoke
 
 MASTER_KEY_CONF = "spark.sessionlake.pii.masterkey"
 VAULT = ["pii_player_keys", "pii_players"]

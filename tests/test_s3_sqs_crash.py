@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from sessionlake.settings import REPO_ROOT, Settings
+from sessionlake.core.settings import REPO_ROOT, Settings
 from tests.test_s3_sqs_source import Feed, make_feed
 
 # The job under test. Crash points in the source (before_discovery: messages received, nothing logged;
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from sessionlake.settings import load
-from sessionlake.spark import get_session
+from sessionlake.core.settings import load
+from sessionlake.core.spark import get_session
 
 CRASH_AT = os.environ.get("SESSIONLAKE_S3SQS_CRASH_AT", "")
 MARKER = Path(os.environ["SESSIONLAKE_S3SQS_CRASH_MARKER"])

@@ -21,7 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryException
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from ingest.readers import s3_sqs
+from sessionlake.ingest.readers import s3_sqs
 
 SCHEMA = StructType([StructField("id", StringType()), StructField("n", IntegerType())])
 AWKWARD_KEYS = [

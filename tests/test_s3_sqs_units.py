@@ -8,7 +8,7 @@ import json
 import pytest
 from pyspark.errors.exceptions.captured import IllegalArgumentException
 
-from ingest.readers import s3_sqs
+from sessionlake.ingest.readers import s3_sqs
 
 PACKAGE = "org.apache.spark.sql.sessionlake.s3sqs"
 
@@ -176,7 +176,7 @@ def test_paths_of_awkward_keys_round_trip_through_hadoop(jvm) -> None:  # noqa: 
 
 
 def test_progress_metrics_become_ingest_metrics_columns() -> None:
-    from ingest.metrics import s3_sqs_metrics
+    from sessionlake.ingest.readers.s3 import s3_sqs_metrics
 
     progress = {"backlog": "3", "batchFiles": "2", "batchBytes": "10", "discoveryLatencyP50Ms": "5"}
     assert s3_sqs_metrics(progress) == {

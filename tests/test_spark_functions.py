@@ -24,7 +24,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from ingest.parsing import parse_json
+from sessionlake.ingest.parsing import parse_json
 
 SCHEMA = StructType(
     [

@@ -19,8 +19,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from sessionlake import stack
-from sessionlake.domain import KAFKA_PARTITIONS, KAFKA_TOPICS, LOG_BUCKETS
-from sessionlake.settings import Ports, Settings
+from sessionlake.core.domain import KAFKA_PARTITIONS, KAFKA_TOPICS, LOG_BUCKETS
+from sessionlake.core.settings import Ports, Settings
 from sessionlake.stack.aws import MAX_RECEIVE_COUNT, aws_client, provision_log_buckets
 from sessionlake.stack.kafka import cluster_id, server_properties
 from sessionlake.stack.process import group_alive, pid_alive, port_open
@@ -371,20 +371,20 @@ def test_jvm_options_write_into_the_state_dir(tmp_path: Path) -> None:
 
 def test_search_config_single_node_without_watermarks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _private_settings(tmp_path, offset=0)
-    config = node_settings(settings, search_engine(), tmp_path)
+    config = node_settings(settings, search_engine(settings), tmp_path)
     assert config["path.data"] == str(tmp_path / "data")
     assert config["discovery.type"] == "single-node"
     assert config["cluster.routing.allocation.disk.threshold_enabled"] == "false"
     assert config["transport.port"] == str(settings.ports.search + 100)
     monkeypatch.setenv("SESSIONLAKE_SEARCH_ENGINE", "solr")
     with pytest.raises(stack.StackError, match=r"SESSIONLAKE_SEARCH_ENGINE='solr'"):
-        search_engine()
+        search_engine(_private_settings(tmp_path, offset=0))
 
 
 def test_cli_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from sessionlake.commands import stack as stack_command
+    from sessionlake.app.commands import stack as stack_command
 
     parser = argparse.ArgumentParser()
     stack_command.add_parser(parser.add_subparsers(dest="command", required=True))

@@ -20,10 +20,10 @@ import tempfile
 from pathlib import Path
 
 from sessionlake import stack
-from sessionlake.settings import Ports, Settings
-from sessionlake.spark import get_session
+from sessionlake.core.settings import Ports, Settings
+from sessionlake.core.spark import get_session
+from sessionlake.generator.bronze import create_bronze_tables
 from sessionlake.transform import build
-from sessionlake.transform.bronze import bronze_schema, create_bronze_tables
 
 MODELS = ["resource_type:model"]
 # Per session: 4 session events, 20 stream samples, 10 log lines, 1 billing record.
@@ -62,7 +62,7 @@ def append_sessions(
     stamp = f"timestamp'{ingested_at:%Y-%m-%d %H:%M:%S}'"
     meta = {"_ingested_at": stamp, "_batch_id": str(first), "_ingest_date": f"date'{ingested_at:%Y-%m-%d}'"}
     for table in tables:
-        schema = bronze_schema(table)
+        schema = spark.table(f"bronze.{table}").schema
         rows = (
             spark.range(first, first + count)
             .selectExpr("id as sid")

@@ -40,12 +40,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from ingest.metrics import metrics_path
-from ingest.runner import run
-from ingest.tables import PARTITION_COLUMN, TABLE_PROPERTIES
-from sessionlake.local_env import prepare_local_env
-from sessionlake.settings import Settings, load
-from sessionlake.spark import get_session
+from sessionlake.core.local_env import prepare_local_env
+from sessionlake.core.settings import Settings, load
+from sessionlake.core.spark import get_session
+from sessionlake.ingest.metrics import metrics_path
+from sessionlake.ingest.runner import run
+from sessionlake.ingest.tables import PARTITION_COLUMN, TABLE_PROPERTIES
 
 SCHEMA = (
     "event_id string, event_time timestamp, session_id string, fps double, bitrate_kbps int,"

@@ -57,15 +57,15 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from bench import SCHEMA, baseline, create_topic, create_with_bronze_properties, ours, produce, source_yaml
-from ingest import parsing
-from ingest.config import load_sources
-from ingest.prepare import prepare_source
-from ingest.readers import kafka
-from ingest.tables import PARTITION_COLUMN
-from ingest.writers.delta import append_once
-from sessionlake.local_env import prepare_local_env
-from sessionlake.settings import Settings, load
-from sessionlake.spark import get_session
+from sessionlake.core.local_env import prepare_local_env
+from sessionlake.core.settings import Settings, load
+from sessionlake.core.spark import get_session
+from sessionlake.ingest import parsing
+from sessionlake.ingest.config import load_sources
+from sessionlake.ingest.prepare import prepare_source
+from sessionlake.ingest.readers import kafka
+from sessionlake.ingest.tables import PARTITION_COLUMN
+from sessionlake.ingest.writers.delta import append_once
 
 
 def _filled_topic(settings: Settings, events: int) -> str:

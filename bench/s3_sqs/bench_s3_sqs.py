@@ -34,9 +34,9 @@ import boto3
 from botocore.config import Config
 from pyspark.sql.types import BooleanType, IntegerType, StringType, StructField, StructType
 
-from ingest.readers import s3_sqs
-from sessionlake.settings import Ports, load
-from sessionlake.spark import get_session
+from sessionlake.core.settings import Ports, load
+from sessionlake.core.spark import get_session
+from sessionlake.ingest.readers import s3_sqs
 
 _REQUEST = re.compile(r'"(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP/[\d.]+" (\d{3})')
 

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 import boto3
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ingest.config import SourceConfig
-from ingest.readers import s3_sqs
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
+from sessionlake.ingest.config import SourceConfig
+from sessionlake.ingest.readers import s3_sqs
+from sessionlake.ingest.readers.base import Reader, empty_progress
 
 # The source coordinates every S3 bronze table keeps (docs/contracts.md): the source's lineage columns.
 METADATA = s3_sqs.FILE_COLUMNS
 
 
-def aws_endpoint(settings: Settings) -> str | None:
-    """The endpoint to use: the override or the local moto, unless SESSIONLAKE_REAL_AWS says real AWS."""
-    if settings.aws_endpoint_override or not os.environ.get("SESSIONLAKE_REAL_AWS"):
-        return settings.aws_endpoint
-    return None
-
-
 def sqs_client(settings: Settings):  # noqa: ANN201 - boto3 clients are dynamically typed
-    return boto3.client("sqs", endpoint_url=aws_endpoint(settings), region_name=settings.aws_region)
+    return boto3.client("sqs", endpoint_url=settings.aws_endpoint, region_name=settings.aws_region)
 
 
 def queue_url(settings: Settings, queue: str) -> str:
@@ -39,7 +33,7 @@ def options(settings: Settings, source: SourceConfig) -> dict[str, str]:
         "region": settings.aws_region,
         **s3.extra,
     }
-    endpoint = aws_endpoint(settings)
+    endpoint = settings.aws_endpoint
     if endpoint:
         opts["endpoint"] = endpoint
     if s3.max_files_per_trigger:
@@ -57,3 +51,31 @@ def read(spark: SparkSession, settings: Settings, source: SourceConfig) -> DataF
         F.to_json(F.struct(F.col("_file_path").alias("file"))).alias("_coordinates"),
         *[F.col(f.name) for f in METADATA.fields],
     )
+
+
+def s3_sqs_metrics(metrics: dict[str, str] | None) -> dict[str, int | float | None]:
+    """The s3-sqs source's metrics in a batch's progress (`sources[].metrics`) as metrics columns."""
+    metrics = metrics or {}
+
+    def number(name: str, kind: type) -> int | float | None:
+        value = metrics.get(name)
+        return kind(value) if value not in (None, "") else None
+
+    return {
+        "sqs_backlog": number("backlog", int),
+        "s3_files": number("batchFiles", int),
+        "s3_bytes": number("batchBytes", int),
+        "discovery_latency_p50_ms": number("discoveryLatencyP50Ms", float),
+        "discovery_latency_max_ms": number("discoveryLatencyMaxMs", float),
+    }
+
+
+class S3SqsReader(Reader):
+    kind = "s3-sqs"
+    metadata = METADATA
+
+    def read(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> DataFrame:
+        return read(spark, settings, source)
+
+    def progress(self, sources: list[dict[str, Any]]) -> dict[str, int | float | None]:
+        return empty_progress() | s3_sqs_metrics(sources[0].get("metrics") if sources else None)

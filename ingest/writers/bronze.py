@@ -16,11 +16,11 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from ingest.parsing import REASON
-from ingest.routing import Route, transform, unrouted
-from ingest.tables import QUARANTINE_SCHEMA
-from ingest.writers.delta import append_once
-from ingest.writers.isolation import (
+from sessionlake.ingest.parsing import REASON
+from sessionlake.ingest.routing import Route, transform, unrouted
+from sessionlake.ingest.tables import QUARANTINE_SCHEMA
+from sessionlake.ingest.writers.delta import append_once
+from sessionlake.ingest.writers.isolation import (
     DATA_ERRORS,
     RECORD,
     Failure,
@@ -30,7 +30,7 @@ from ingest.writers.isolation import (
     find_failures,
     number_records,
 )
-from ingest.writers.quarantine import quarantine_rows
+from sessionlake.ingest.writers.quarantine import quarantine_rows
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 from confluent_kafka import KafkaError, Message, Producer
 
+from sessionlake.core.errors import SessionlakeError
+from sessionlake.core.settings import Settings
 from sessionlake.generator.workload import KafkaMessage, LogFile, Workload
-from sessionlake.settings import Settings
 from sessionlake.stack.aws import aws_client
 
 
-class DeliveryError(RuntimeError):
-    pass
+class DeliveryError(SessionlakeError):
+    """Kafka or S3 refused the workload; the message names the topic or bucket."""
 
 
 @dataclass

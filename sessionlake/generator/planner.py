@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sessionlake.domain import LOG_BUCKETS
+from sessionlake.core.domain import LOG_BUCKETS
 from sessionlake.generator import catalog
 from sessionlake.generator.config import GeneratorConfig
 from sessionlake.generator.malformed import garbage

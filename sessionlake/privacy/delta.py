@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import delta.exceptions.captured  # noqa: F401 - PySpark then raises Delta's own conflict types
+from delta.exceptions import DeltaConcurrentModificationException
 from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
@@ -35,14 +37,32 @@ def delta_tables(spark: SparkSession, schema: str) -> list[Table]:
     return tables
 
 
+# Delta's error conditions for commit conflicts (DELTA_CONCURRENT_APPEND, _DELETE_READ, _WRITE, ...): all a
+# dbt run-operation hands back is the failure's text, which starts with the condition.
+CONFLICT_CONDITION = "DELTA_CONCURRENT_"
+
+
 def is_conflict(exc: BaseException) -> bool:
-    """A Delta commit conflict with a concurrent writer (ConcurrentAppendException and friends)."""
-    return "Concurrent" in type(exc).__name__ or "DELTA_CONCURRENT" in str(exc)
+    """A Delta commit conflict with a concurrent writer: Delta's own DeltaConcurrentModificationException
+    (ConcurrentAppendException and friends), raised or as the cause of what was raised."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        if isinstance(error, DeltaConcurrentModificationException):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
-def with_retries(action: Callable[[], T], retries: int, what: str) -> T:
+def is_conflict_message(text: str) -> bool:
+    """A commit conflict, from the text of a failure (dbt's result of a run-operation)."""
+    return CONFLICT_CONDITION in text
+
+
+def with_retries(action: Callable[[], T], retries: int, what: str, initial_delay: float = 0.5) -> T:
     """Run `action`, retrying Delta commit conflicts with exponential backoff."""
-    delay = 0.5
+    delay = initial_delay
     for attempt in range(retries + 1):
         try:
             return action()

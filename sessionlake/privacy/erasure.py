@@ -12,23 +12,31 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pyspark.sql import SparkSession
 
+from sessionlake.core.errors import InputError
+from sessionlake.core.lock import BuildLocked, build_lock
+from sessionlake.core.settings import Settings
 from sessionlake.privacy import audit
 from sessionlake.privacy.config import PrivacyConfig, hash_secret
+from sessionlake.privacy.keys import pseudonymize
 from sessionlake.privacy.operations import OperationError, run_operation
-from sessionlake.privacy.search import delete_player_documents
-from sessionlake.settings import Settings
-from sessionlake.transform.lock import BuildLocked, build_lock
-from sessionlake.transform.pii import pseudonymize
 
 log = logging.getLogger(__name__)
 
 FORGOTTEN_SESSIONS = "pii.forgotten_sessions"
+
+
+class PlayerDocuments(Protocol):
+    """Where a player's documents are searchable (the exporter's index: sessionlake.exporters.search)."""
+
+    def delete_player(self, user_key: str, session_ids: Iterable[str]) -> int:
+        """Delete every document of the player (by user_key and by session id); how many were deleted."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ def _wait_for_build_lock(settings: Settings, timeout: float) -> Iterator[None]:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with build_lock(settings.home / "dbt" / "build.lock"):
+            with build_lock(settings.build_lock):
                 yield
             return
         except BuildLocked:
@@ -59,13 +67,15 @@ def forget(
     settings: Settings,
     spark: SparkSession,
     user_id: str,
+    index: PlayerDocuments,
     request_id: str | None = None,
     config: PrivacyConfig | None = None,
 ) -> ErasureReport:
-    """Erase the player `user_id` everywhere; safe to re-run, and while ingest, builds and exports run."""
-    config = config or PrivacyConfig()
+    """Erase the player `user_id` everywhere, `index` included; safe to re-run, and while ingest, builds
+    and exports run."""
+    config = config or PrivacyConfig.from_settings(settings)
     if not user_id:
-        raise ValueError("forget needs a user id")
+        raise InputError("forget needs a user id")
     user_key = pseudonymize(user_id, hash_secret())
     request_id = request_id or str(uuid.uuid4())
     args = {"user_key": user_key, "request_id": request_id, "writers_paused": True}
@@ -74,7 +84,7 @@ def forget(
     if table_side is None:
         raise OperationError(f"forget {request_id}: forget_player logged no report")
     sessions = [r[0] for r in spark.table(FORGOTTEN_SESSIONS).select("session_id").collect()]
-    documents = delete_player_documents(settings, user_key, sessions)
+    documents = index.delete_player(user_key, sessions)
     audit.record_documents(spark, request_id, documents)
     report = ErasureReport(
         request_id=request_id,

@@ -10,16 +10,17 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from sessionlake.privacy.delta import is_conflict
-from sessionlake.settings import Settings
-from sessionlake.transform.runner import invoke
+from sessionlake.core.dbt import invoke
+from sessionlake.core.errors import SessionlakeError
+from sessionlake.core.settings import Settings
+from sessionlake.privacy.delta import is_conflict_message
 
 log = logging.getLogger(__name__)
 
 _RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
-class OperationError(RuntimeError):
+class OperationError(SessionlakeError):
     """A privacy run-operation failed; it is idempotent, so running it again is safe."""
 
 
@@ -50,7 +51,7 @@ def run_operation(
             if result.success:
                 return reports[-1] if reports else None
             message = _failure(result)
-            if attempt == retries or not is_conflict(RuntimeError(message)):
+            if attempt == retries or not is_conflict_message(message):
                 raise OperationError(f"dbt run-operation {macro} failed: {message}")
             log.warning("%s: concurrent commit, retry %d/%d in %.1fs", macro, attempt + 1, retries, delay)
             time.sleep(delay)

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from sessionlake.core.errors import InputError
+from sessionlake.core.settings import Settings
 from sessionlake.privacy.config import PrivacyConfig
 from sessionlake.privacy.delta import delta_tables, with_retries
 from sessionlake.privacy.operations import OperationError, run_operation
-from sessionlake.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,10 @@ def apply_retention(
     """Delete every bronze row ingested more than `days` days ago (whole `_ingest_date` partitions, a
     metadata-only delete), then the bronze rows of forgotten players and sessions and vacuum (the
     erase_forgotten run-operation), safely beside a running ingest."""
-    config = config or PrivacyConfig()
+    config = config or PrivacyConfig.from_settings(settings)
     days = config.bronze_retention_days if days is None else days
     if days < 1:
-        raise ValueError(f"bronze retention must be at least 1 day, got {days}")
+        raise InputError(f"bronze retention must be at least 1 day, got {days}")
     rows: dict[str, int] = {}
     for table in delta_tables(spark, "bronze"):
         if "_ingest_date" not in table.columns:

@@ -14,8 +14,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sessionlake.domain import LOG_BUCKETS, LogBucket
-from sessionlake.settings import Settings
+from sessionlake.core.domain import LOG_BUCKETS, LogBucket
+from sessionlake.core.settings import Settings
 
 MAX_RECEIVE_COUNT = 5
 OBJECT_CREATED = "s3:ObjectCreated:*"

@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 from sessionlake.stack.component import Component, Launch, Port
 from sessionlake.stack.jvm import jar_classpath, java_bin
 from sessionlake.stack.process import port_open

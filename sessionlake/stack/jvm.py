@@ -6,12 +6,13 @@ import os
 import shutil
 from pathlib import Path
 
+from sessionlake.core.settings import env
 from sessionlake.stack.process import StackError
 
 
 def java_home(component: str) -> Path:
     """JAVA_HOME if it holds a java, else the JDK of the `java` on PATH."""
-    env_home = os.environ.get("JAVA_HOME")
+    env_home = env("JAVA_HOME")
     if env_home and (Path(env_home) / "bin" / "java").is_file():
         return Path(env_home)
     found = shutil.which("java")

@@ -10,8 +10,8 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from sessionlake.domain import KAFKA_PARTITIONS, KAFKA_TOPICS
-from sessionlake.settings import Settings
+from sessionlake.core.domain import KAFKA_PARTITIONS, KAFKA_TOPICS
+from sessionlake.core.settings import Settings
 from sessionlake.stack.component import Component, Launch, Port
 from sessionlake.stack.jvm import jar_classpath, java_bin
 from sessionlake.stack.process import StackError, port_open

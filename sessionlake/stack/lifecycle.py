@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 from sessionlake.stack.component import Component
 from sessionlake.stack.derby import Derby
 from sessionlake.stack.kafka import Kafka

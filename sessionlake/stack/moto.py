@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 from sessionlake.stack.aws import provision_log_buckets
 from sessionlake.stack.component import Component, Launch, Port
 from sessionlake.stack.process import StackError

@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from sessionlake.core.errors import SessionlakeError
 
-class StackError(RuntimeError):
+
+class StackError(SessionlakeError):
     """A stack component could not be started, checked or stopped; the message says which and why."""
 
 

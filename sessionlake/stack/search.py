@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 from sessionlake.stack.component import Component, Launch, Port
 from sessionlake.stack.jvm import java_home
 from sessionlake.stack.process import StackError
@@ -41,8 +41,8 @@ ENGINES = {
 }
 
 
-def search_engine() -> Engine:
-    name = os.environ.get("SESSIONLAKE_SEARCH_ENGINE", "elasticsearch")
+def search_engine(settings: Settings) -> Engine:
+    name = settings.search.engine
     if name not in ENGINES:
         raise StackError(f"search: SESSIONLAKE_SEARCH_ENGINE={name!r} is not one of {sorted(ENGINES)}")
     return ENGINES[name]
@@ -98,7 +98,7 @@ class Search(Component):
         return settings.search_url
 
     def prepare(self, settings: Settings) -> Launch:
-        engine = search_engine()
+        engine = search_engine(settings)
         dist = distribution(settings, engine)
         jdk = java_home(self.name)
         state = self.workdir(settings) / engine.name

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 
-from sessionlake.settings import Settings
-from sessionlake.transform.lock import build_lock
-from sessionlake.transform.runner import invoke
+from sessionlake.core.dbt import invoke
+from sessionlake.core.errors import SessionlakeError
+from sessionlake.core.lock import build_lock
+from sessionlake.core.settings import Settings
 
 
-class MaintenanceError(RuntimeError):
-    pass
+class MaintenanceError(SessionlakeError):
+    """A maintenance run-operation or the docs generation failed."""
 
 
 def run_operation(settings: Settings, macro: str, **args: object) -> None:
     """`dbt run-operation <macro> --args <args>` under the build lock (never beside a build)."""
-    with build_lock(settings.home / "dbt" / "build.lock"):
+    with build_lock(settings.build_lock):
         result = invoke(settings, ["run-operation", macro, "--args", json.dumps(args)])
     if not result.success:
         raise MaintenanceError(f"{macro}({args}) failed: {result.exception or 'see the dbt log'}")

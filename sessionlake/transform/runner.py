@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from dbt.cli.main import dbtRunner
 from pyspark.sql import SparkSession
 
-from sessionlake.settings import Settings
-from sessionlake.transform.lock import build_lock
-from sessionlake.transform.project import dbt_project
+from sessionlake.core.dbt import invoke
+from sessionlake.core.lock import build_lock
+from sessionlake.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +32,6 @@ class BuildResult:
     failures: list[str] = field(default_factory=list)  # "<node>: <message>" of errored or failed nodes
 
 
-def invoke(settings: Settings, args: list[str], callbacks: list[Callable[[Any], None]] | None = None) -> object:
-    """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult. `callbacks` receive
-    every dbt event (e.g. the messages a run-operation's macro logs)."""
-    project = dbt_project(settings)
-    return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])
-
-
 def build(
     settings: Settings,
     spark: SparkSession,
@@ -61,7 +51,7 @@ def build(
         args.append("--full-refresh")
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
-    with build_lock(settings.home / "dbt" / "build.lock"):
+    with build_lock(settings.build_lock):
         result = invoke(settings, args)
     duration = time.monotonic() - started
     nodes = list(result.result or []) if result.result is not None else []

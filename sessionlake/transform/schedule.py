@@ -9,8 +9,8 @@ import time
 
 from pyspark.sql import SparkSession
 
-from sessionlake.settings import Settings
-from sessionlake.transform.lock import BuildLocked
+from sessionlake.core.lock import BuildLocked
+from sessionlake.core.settings import Settings
 from sessionlake.transform.runner import BuildResult, build
 
 log = logging.getLogger(__name__)

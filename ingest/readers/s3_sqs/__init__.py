@@ -1,7 +1,7 @@
 """`s3-sqs`: the Spark streaming source for files announced by S3 event notifications through SQS.
 
 The source is JVM code (`jvm/s3-sqs-source`, a Structured Streaming `Source` reading the files with
-Spark's own file formats), put on every session's classpath by `sessionlake.spark`. This package is its
+Spark's own file formats), put on every session's classpath by `sessionlake.core.spark`. This package is its
 Python side: the lineage columns every row carries, and a check that the jar is loaded. See
 docs/s3-sqs-source.md.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+from sessionlake.core.errors import ConfigurationError
 
 PROVIDER_CLASS = "org.apache.spark.sql.sessionlake.s3sqs.S3SqsSourceProvider"
 
@@ -27,7 +29,7 @@ FILE_COLUMN_NAMES = frozenset(FILE_COLUMNS.fieldNames())
 __all__ = ["FILE_COLUMNS", "PROVIDER_CLASS", "SourceNotAvailable", "require", "with_file_columns"]
 
 
-class SourceNotAvailable(RuntimeError):
+class SourceNotAvailable(ConfigurationError):
     """The s3-sqs jar is not on the session's classpath."""
 
 
@@ -44,5 +46,5 @@ def require(spark: SparkSession) -> None:
     except Exception as exc:  # noqa: BLE001 - py4j wraps ClassNotFoundException
         raise SourceNotAvailable(
             f"{PROVIDER_CLASS} is not on the Spark classpath: build it with `make jars` and create the session "
-            "with sessionlake.spark.get_session (which adds .cache/jars/s3-sqs-source)"
+            "with sessionlake.core.spark.get_session (which adds .cache/jars/s3-sqs-source)"
         ) from exc

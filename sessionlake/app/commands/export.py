@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import re
 
-from sessionlake.settings import Settings
-
-log = logging.getLogger(__name__)
-_UNITS = {"s": 1, "m": 60, "h": 3600}
+from sessionlake.core.settings import Settings
+from sessionlake.transform.schedule import parse_interval
 
 
 def interval(text: str) -> float:
     """Seconds in '30s', '5m', '1h' or a bare number of seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not match or float(match[1]) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an interval like 30s, 5m or 1h")
-    return float(match[1]) * _UNITS[match[2] or "s"]
+    try:
+        return parse_interval(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from exporters.runner import export
-    from sessionlake.spark import get_session
+    from sessionlake.core.spark import get_session
+    from sessionlake.exporters.runner import export
 
     spark = get_session(settings, "sessionlake-export")
     try:

@@ -8,9 +8,9 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from exporters.runner import export
-from ingest.runner import run as ingest
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
+from sessionlake.exporters.runner import export
+from sessionlake.ingest.runner import run as ingest
 from sessionlake.transform import build
 
 

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sessionlake import stack
-from sessionlake.settings import Settings
+from sessionlake.core.errors import ExitCode
+from sessionlake.core.settings import Settings
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     names = args.only or list(stack.COMPONENTS)
-    try:
-        if args.action == "up":
-            stack.up(settings, names)
-        elif args.action == "down":
-            stack.down(settings, names)
-    except stack.StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.action == "up":
+        stack.up(settings, names)
+    elif args.action == "down":
+        stack.down(settings, names)
     statuses = [s for s in stack.status(settings) if s.name in names]
     for s in statuses:
         pid = str(s.pid) if s.pid else "-"
         print(f"{s.name:<10} {'running' if s.running else 'stopped':<8} pid={pid:<8} {s.endpoint}  {s.detail}")
     if args.action == "status":
-        return 0 if all(s.running for s in statuses) else 3
+        return ExitCode.OK if all(s.running for s in statuses) else ExitCode.NOT_RUNNING
     return 0
 
 

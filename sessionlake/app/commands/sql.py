@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sessionlake.settings import Settings
-from sessionlake.spark import get_session
+from sessionlake.core.settings import Settings
+from sessionlake.core.spark import get_session
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

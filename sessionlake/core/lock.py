@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sessionlake.core.errors import TransientError
 
-class BuildLocked(RuntimeError):
+
+class BuildLocked(TransientError):
     """Another build holds the lock."""
 
 

@@ -8,7 +8,7 @@ import signal
 import threading
 from pathlib import Path
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.config import ConfigError
-    from ingest.runner import run as run_ingest
-    from sessionlake.spark import get_session
+    from sessionlake.core.spark import get_session
+    from sessionlake.ingest.config import load_sources
+    from sessionlake.ingest.runner import run as run_ingest
+
+    load_sources(args.config_dir, args.source)  # a broken source file fails here, before Spark starts
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -44,9 +46,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             trigger=args.trigger,
             stop=stop,
         )
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
     finally:
         spark.stop()
     for table, rows in sorted(report.rows_written.items()):

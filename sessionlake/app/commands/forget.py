@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,11 +18,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from sessionlake.core.spark import get_session
+    from sessionlake.exporters.config import ExportConfig
+    from sessionlake.exporters.search import SearchIndex
     from sessionlake.privacy import forget
-    from sessionlake.spark import get_session
 
+    index = SearchIndex(ExportConfig.from_settings(settings))
     spark = get_session(settings, "sessionlake-forget")
-    report = forget(settings, spark, args.user_id, request_id=args.request_id)
+    report = forget(settings, spark, args.user_id, index, request_id=args.request_id)
     print(
         json.dumps(
             {

@@ -11,24 +11,15 @@ import logging
 import os
 import secrets
 
-from sessionlake.settings import Settings
-from sessionlake.spark import SECRET_CONFS
+from sessionlake.core.settings import Settings, secret
+from sessionlake.core.spark import SECRET_CONFS
 
 log = logging.getLogger(__name__)
 
 
-def _is_local(settings: Settings) -> bool:
-    return not (
-        settings.kafka_bootstrap_override
-        or settings.aws_endpoint_override
-        or settings.search_url_override
-        or settings.metastore_url_override
-    )
-
-
 def prepare_local_env(settings: Settings) -> None:
     """Defaults for the local stack; outside it (any endpoint override) nothing is touched."""
-    if not _is_local(settings):
+    if not settings.is_local:
         return
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")  # moto accepts any credentials
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -39,7 +30,7 @@ def prepare_local_env(settings: Settings) -> None:
 
 def _ensure_local_secrets(settings: Settings) -> None:
     """Fill missing secret env vars from (or into) the local secrets file."""
-    missing = [name for name in SECRET_CONFS if not os.environ.get(name)]
+    missing = [name for name in SECRET_CONFS if not secret(name)]
     if not missing:
         return
     path = settings.home / "secrets.env"

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from sessionlake.settings import Settings
+from sessionlake.core.errors import ConfigurationError
+from sessionlake.core.settings import Settings, secret
 
 
-class MissingJarsError(RuntimeError):
-    pass
+class MissingJarsError(ConfigurationError):
+    """The jar cache lacks an artifact Spark needs: `make jars` fills it."""
 
 
 # The project's own Scala modules (jvm/<name>/src): the s3-sqs source and the SQL functions.
@@ -43,7 +44,7 @@ def _s3a_conf(settings: Settings) -> dict[str, str]:
             "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
         ),
     }
-    if settings.aws_endpoint_override or not os.environ.get("SESSIONLAKE_REAL_AWS"):
+    if settings.aws_endpoint:
         conf |= {
             "spark.hadoop.fs.s3a.endpoint": settings.aws_endpoint,
             "spark.hadoop.fs.s3a.path.style.access": "true",
@@ -64,7 +65,7 @@ SECRET_CONFS = {
 
 
 def _secret_conf() -> dict[str, str]:
-    return {conf: os.environ[env] for env, conf in SECRET_CONFS.items() if os.environ.get(env)}
+    return {conf: secret(env) for env, conf in SECRET_CONFS.items() if secret(env)}
 
 
 def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
@@ -75,7 +76,7 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.master": settings.spark_master,
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": classpath,
-        "spark.driver.memory": os.environ.get("SESSIONLAKE_DRIVER_MEMORY", "3g"),
+        "spark.driver.memory": settings.spark.driver_memory,
         "spark.sql.extensions": (
             "io.delta.sql.DeltaSparkSessionExtension,org.apache.spark.sql.sessionlake.functions.SessionlakeExtensions"
         ),
@@ -99,8 +100,8 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # compaction waits until a partition has minNumFiles (50) small files written by this process.
         "spark.databricks.delta.autoCompact.modifiedPartitionsOnly.enabled": "false",
         # Delta reads its log with this many tasks (default 50): far too many for small local tables.
-        "spark.databricks.delta.snapshotPartitions": os.environ.get("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", "4"),
-        "spark.ui.enabled": os.environ.get("SESSIONLAKE_SPARK_UI", "false"),
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark.delta_snapshot_partitions),
+        "spark.ui.enabled": str(settings.spark.ui).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
@@ -119,5 +120,5 @@ def get_session(settings: Settings, app_name: str = "sessionlake") -> SparkSessi
     spark = builder.enableHiveSupport().getOrCreate()
     for key, value in _secret_conf().items():
         spark.conf.set(key, value)
-    spark.sparkContext.setLogLevel(os.environ.get("SESSIONLAKE_SPARK_LOG_LEVEL", "WARN"))
+    spark.sparkContext.setLogLevel(settings.spark.log_level)
     return spark

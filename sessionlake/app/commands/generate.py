@@ -11,11 +11,11 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sessionlake.core.settings import Settings
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, deliver, plan, truth, write_truth
 from sessionlake.generator.config import DEFAULT_START
 from sessionlake.generator.delivery import DeliveryError
 from sessionlake.generator.times import parse_iso
-from sessionlake.settings import Settings
 
 PHASE_CHOICES = {MAIN: [MAIN], LATE: [LATE], "all": [MAIN, LATE]}
 

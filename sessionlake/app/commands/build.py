@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sessionlake.settings import Settings
+from sessionlake.core.errors import ConfigurationError
+from sessionlake.core.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,12 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from sessionlake.spark import get_session
+    from sessionlake.core.spark import get_session
     from sessionlake.transform import build, maintenance
     from sessionlake.transform.schedule import parse_interval, run_every
 
     if args.restore and args.to_version is None:
-        raise SystemExit("--restore needs --to-version (see --history)")
+        raise ConfigurationError("--restore needs --to-version (see --history)")
     spark = get_session(settings, "sessionlake-build")
     if args.optimize:
         maintenance.optimize(settings, args.optimize)

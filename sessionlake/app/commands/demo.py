@@ -10,10 +10,10 @@ import argparse
 import time
 
 from sessionlake import stack
+from sessionlake.app.pipeline import layer_counts, run_cycle
+from sessionlake.core.settings import Settings
+from sessionlake.core.spark import get_session
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, deliver, plan
-from sessionlake.pipeline import layer_counts, run_cycle
-from sessionlake.settings import Settings
-from sessionlake.spark import get_session
 
 SAMPLE_COLUMNS = (
     "session_id",
@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _summary(settings: Settings, spark) -> None:
-    from exporters.search import search_client
+    from sessionlake.exporters.search import search_client
 
     print("\n== rows per layer")
     for table, rows in layer_counts(spark).items():

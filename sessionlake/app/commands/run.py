@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from sessionlake.pipeline import run_cycle
-from sessionlake.settings import Settings
-from sessionlake.spark import get_session
+from sessionlake.app.pipeline import run_cycle
+from sessionlake.core.settings import Settings
+from sessionlake.core.spark import get_session
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,12 +7,13 @@ import argparse
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from exporters.config import ExportConfig
-from exporters.cursor import CursorError, CursorStore
-from ingest.metrics import source_status
 from sessionlake import stack
-from sessionlake.settings import Settings
-from sessionlake.spark import get_session
+from sessionlake.core.errors import ExitCode
+from sessionlake.core.settings import Settings
+from sessionlake.core.spark import get_session
+from sessionlake.exporters.config import ExportConfig
+from sessionlake.exporters.cursor import CursorError, CursorStore
+from sessionlake.ingest.metrics import source_status
 
 
 def _cell(value: object, unit: str = "") -> str:
@@ -57,7 +58,7 @@ def _print_sources(settings: Settings, spark: SparkSession) -> None:
 
 
 def _print_gold_and_export(settings: Settings, spark: SparkSession) -> None:
-    config = ExportConfig.from_env(settings)
+    config = ExportConfig.from_settings(settings)
     print("\ngold and export")
     if not spark.catalog.tableExists(config.table):
         print(f"  {config.table} does not exist yet (run `sessionlake build`)")
@@ -78,7 +79,7 @@ def _print_gold_and_export(settings: Settings, spark: SparkSession) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if not _print_stack(settings) and not settings.metastore_url_override:
         print("\nthe metastore is not running: start the stack (`sessionlake stack up`) to see sources and gold")
-        return 3
+        return ExitCode.NOT_RUNNING
     spark = get_session(settings, "sessionlake-status")
     _print_sources(settings, spark)
     _print_gold_and_export(settings, spark)

@@ -1,12 +1,15 @@
-"""Where the dbt project lives and where its run artifacts go."""
+"""The dbt project: where it lives, where its run artifacts go, and dbt invoked in this process on it."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sessionlake.settings import REPO_ROOT, Settings
+from dbt.cli.main import dbtRunner
+
+from sessionlake.core.settings import REPO_ROOT, Settings
 
 
 @dataclass(frozen=True)
@@ -42,5 +45,12 @@ def dbt_project(settings: Settings) -> DbtProject:
         profiles_dir=REPO_ROOT / "profiles",
         target_path=home / "target",
         log_path=home / "logs",
-        target=os.environ.get("SESSIONLAKE_DBT_TARGET", "local"),
+        target=settings.dbt_target,
     )
+
+
+def invoke(settings: Settings, args: list[str], callbacks: list[Callable[[Any], None]] | None = None) -> Any:
+    """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult. `callbacks` receive
+    every dbt event (e.g. the messages a run-operation's macro logs)."""
+    project = dbt_project(settings)
+    return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])

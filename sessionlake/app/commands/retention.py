@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sessionlake.settings import Settings
+from sessionlake.core.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,8 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from sessionlake.core.spark import get_session
     from sessionlake.privacy import apply_retention
-    from sessionlake.spark import get_session
 
     report = apply_retention(settings, get_session(settings, "sessionlake-retention"), days=args.days)
     print(

@@ -1,0 +1,48 @@
+"""The interface of a reader kind: how a source of that `kind:` is read, and what its progress reports."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from sessionlake.core.settings import Settings
+from sessionlake.ingest.config import SourceConfig
+
+# The per-batch source figures of ops.ingest_metrics; a reader fills those it has, the rest stay null.
+PROGRESS_COLUMNS = (
+    "kafka_lag",
+    "sqs_backlog",
+    "s3_files",
+    "s3_bytes",
+    "discovery_latency_p50_ms",
+    "discovery_latency_max_ms",
+)
+
+
+class Reader(ABC):
+    """One reader kind. Its stream is the common envelope: `_value` (the record's text), `_raw_bytes`,
+    `_coordinates` (JSON of where the record came from) and the kind's `metadata` columns, which every
+    bronze table of such a source keeps (docs/contracts.md)."""
+
+    kind: ClassVar[str]
+    metadata: ClassVar[StructType]
+
+    @abstractmethod
+    def read(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> DataFrame:
+        """The source's stream as the common envelope."""
+
+    @abstractmethod
+    def progress(self, sources: list[dict[str, Any]]) -> dict[str, int | float | None]:
+        """PROGRESS_COLUMNS from a batch's progress (`StreamingQueryProgress.sources`, as JSON)."""
+
+    def restart_safely(self, error: str) -> bool:
+        """True when the query failed with `error` after its batch had committed, so starting it again
+        is safe (a known engine bug); the runner restarts it a few times."""
+        return False
+
+
+def empty_progress() -> dict[str, int | float | None]:
+    return dict.fromkeys(PROGRESS_COLUMNS)

@@ -1,0 +1,288 @@
+"""Every setting sessionlake reads from the environment, declared once and resolved into typed configuration.
+
+`VARIABLES` is the one list of environment variables; `Settings()` reads them (defaults for the local
+stack) and fails with a `ConfigurationError` naming the variable when a value is malformed. No other
+module reads the environment for a setting (a test checks it). docs/configuration.md is generated from
+`VARIABLES` (`python -m sessionlake.core.settings > docs/configuration.md`; a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sessionlake.core.errors import EXIT_CODE_MEANINGS, ConfigurationError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str | None  # None: unset unless given
+    help: str
+    group: str
+    secret: bool = False  # never logged, never in a repr, never on a command line
+
+
+_G_STATE, _G_SPARK, _G_PORTS, _G_ENDPOINTS = "State and jars", "Spark and dbt", "Local stack ports", "Endpoints"
+_G_SEARCH, _G_EXPORT, _G_PRIVACY, _G_DEV = "Search engine", "Exporter", "Privacy", "Development and tests"
+
+_DECLARED = (
+    Variable("SESSIONLAKE_HOME", "<repo>/.sessionlake", "state folder: lake, checkpoints, stack, dbt target", _G_STATE),
+    Variable("SESSIONLAKE_JARS", "<repo>/.cache/jars", "the jar cache `make jars` fills from Maven Central", _G_STATE),
+    Variable("SESSIONLAKE_SPARK_MASTER", "local[2]", "Spark master URL", _G_SPARK),
+    Variable("SESSIONLAKE_SHUFFLE_PARTITIONS", "4", "spark.sql.shuffle.partitions", _G_SPARK),
+    Variable("SESSIONLAKE_DRIVER_MEMORY", "3g", "spark.driver.memory", _G_SPARK),
+    Variable("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", "4", "tasks Delta reads its log with", _G_SPARK),
+    Variable("SESSIONLAKE_SPARK_UI", "false", "start Spark's web UI (true/false)", _G_SPARK),
+    Variable("SESSIONLAKE_SPARK_LOG_LEVEL", "WARN", "Spark's log level", _G_SPARK),
+    Variable(
+        "SESSIONLAKE_DBT_TARGET", "local", "dbt target of profiles/profiles.yml: local, thrift, databricks", _G_SPARK
+    ),
+    Variable("SESSIONLAKE_THRIFT_HOST", None, "Spark Thrift Server host (dbt target `thrift`)", _G_SPARK),
+    Variable("SESSIONLAKE_THRIFT_PORT", "10000", "Spark Thrift Server port (dbt target `thrift`)", _G_SPARK),
+    Variable("SESSIONLAKE_THRIFT_USER", "sessionlake", "Spark Thrift Server user (dbt target `thrift`)", _G_SPARK),
+    Variable("DATABRICKS_HOST", None, "workspace host (dbt target `databricks`)", _G_SPARK),
+    Variable("DATABRICKS_HTTP_PATH", None, "SQL warehouse or cluster HTTP path (dbt target `databricks`)", _G_SPARK),
+    Variable("DATABRICKS_TOKEN", None, "access token (dbt target `databricks`)", _G_SPARK, secret=True),
+    Variable("SESSIONLAKE_KAFKA_PORT", "19092", "local Kafka broker", _G_PORTS),
+    Variable("SESSIONLAKE_KAFKA_CONTROLLER_PORT", "19093", "local Kafka KRaft controller", _G_PORTS),
+    Variable("SESSIONLAKE_MOTO_PORT", "15000", "local moto server (S3, SQS, SNS)", _G_PORTS),
+    Variable("SESSIONLAKE_SEARCH_PORT", "19200", "local Elasticsearch / OpenSearch", _G_PORTS),
+    Variable("SESSIONLAKE_DERBY_PORT", "11527", "local Derby network server (the shared metastore)", _G_PORTS),
+    Variable("SESSIONLAKE_KAFKA_BOOTSTRAP", None, "Kafka bootstrap servers (default: the local broker)", _G_ENDPOINTS),
+    Variable("SESSIONLAKE_AWS_ENDPOINT", None, "S3/SQS/SNS endpoint URL (default: the local moto)", _G_ENDPOINTS),
+    Variable(
+        "SESSIONLAKE_REAL_AWS", "false", "true: AWS's own endpoints when no SESSIONLAKE_AWS_ENDPOINT", _G_ENDPOINTS
+    ),
+    Variable("AWS_DEFAULT_REGION", "us-east-1", "AWS region of the queues and buckets", _G_ENDPOINTS),
+    Variable("AWS_ACCESS_KEY_ID", None, "read by boto3 and s3a (dummy on the local stack)", _G_ENDPOINTS, secret=True),
+    Variable("AWS_SECRET_ACCESS_KEY", None, "read by boto3 and s3a (dummy on the local stack)", _G_ENDPOINTS, True),
+    Variable("SESSIONLAKE_SEARCH_URL", None, "search engine URL (default: the local engine)", _G_ENDPOINTS),
+    Variable("SESSIONLAKE_METASTORE_URL", None, "metastore JDBC URL (default: the local Derby)", _G_ENDPOINTS),
+    Variable("SESSIONLAKE_SEARCH_ENGINE", "elasticsearch", "elasticsearch or opensearch", _G_SEARCH),
+    Variable("SESSIONLAKE_SEARCH_API_KEY", None, "Elasticsearch API key", _G_SEARCH, secret=True),
+    Variable("SESSIONLAKE_SEARCH_USERNAME", None, "basic-auth user (with the password)", _G_SEARCH),
+    Variable("SESSIONLAKE_SEARCH_PASSWORD", None, "basic-auth password (with the user)", _G_SEARCH, secret=True),
+    Variable("SESSIONLAKE_SEARCH_CA_CERTS", None, "CA bundle to verify the engine's certificate", _G_SEARCH),
+    Variable("SESSIONLAKE_SEARCH_VERIFY_CERTS", "true", "verify the engine's certificate (true/false)", _G_SEARCH),
+    Variable("SESSIONLAKE_SEARCH_REPLICAS", "0", "replicas of a new index", _G_SEARCH),
+    Variable("SESSIONLAKE_EXPORT_TABLE", "gold.sessions", "the table whose changes are exported", _G_EXPORT),
+    Variable("SESSIONLAKE_EXPORT_INDEX", "sessions", "the index they go to", _G_EXPORT),
+    Variable("SESSIONLAKE_EXPORT_DEAD_LETTER_TABLE", "gold.export_dead_letters", "rejected changes", _G_EXPORT),
+    Variable("SESSIONLAKE_EXPORT_MAX_VERSIONS", "100", "table versions per export batch (cursor step)", _G_EXPORT),
+    Variable("SESSIONLAKE_PII_SECRET", None, "key of the keyed hash (16+ characters)", _G_PRIVACY, secret=True),
+    Variable("SESSIONLAKE_PII_MASTER_KEY", None, "hex of 16/24/32 bytes; wraps the data keys", _G_PRIVACY, True),
+    Variable("SESSIONLAKE_BRONZE_RETENTION_DAYS", "7", "days of raw bronze `retention` keeps", _G_PRIVACY),
+    Variable("JAVA_HOME", None, "the JDK the local stack's JVMs run on (default: `java` on PATH)", _G_DEV),
+    Variable("SESSIONLAKE_TEST_PORT_BASE", "20000", "first port of the test stacks (worker n: +1000 n)", _G_DEV),
+)
+VARIABLES: dict[str, Variable] = {v.name: v for v in _DECLARED}
+SECRETS = frozenset(v.name for v in _DECLARED if v.secret)
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def env(name: str) -> str | None:
+    """A declared variable's value, or its default; an empty value counts as unset."""
+    variable = VARIABLES[name]  # KeyError: a setting read without being declared above
+    value = os.environ.get(name)
+    return (
+        value if value else (None if variable.default is None or variable.default.startswith("<") else variable.default)
+    )
+
+
+def env_int(name: str, minimum: int = 0) -> int:
+    raw = env(name)
+    try:
+        value = int(raw or "")
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def env_bool(name: str) -> bool:
+    raw = (env(name) or "").lower()
+    if raw not in (*_TRUE, *_FALSE):
+        raise ConfigurationError(f"{name}={raw!r} is not true or false")
+    return raw in _TRUE
+
+
+def secret(name: str) -> str:
+    """A secret's value ('' when unset); callers validate it and never log it."""
+    if name not in SECRETS:
+        raise KeyError(f"{name} is not a declared secret")
+    return os.environ.get(name, "")
+
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env_refs(text: str) -> str:
+    """Replace `${env:VAR}` references (the sources' YAML options keep secrets in the environment this
+    way); KeyError names a variable that is not set."""
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(1) not in os.environ:
+            raise KeyError(match.group(1))
+        return os.environ[match.group(1)]
+
+    return _ENV_REF.sub(sub, text)
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int = field(default_factory=lambda: env_int("SESSIONLAKE_KAFKA_PORT", 1))
+    kafka_controller: int = field(default_factory=lambda: env_int("SESSIONLAKE_KAFKA_CONTROLLER_PORT", 1))
+    moto: int = field(default_factory=lambda: env_int("SESSIONLAKE_MOTO_PORT", 1))
+    search: int = field(default_factory=lambda: env_int("SESSIONLAKE_SEARCH_PORT", 1))
+    derby: int = field(default_factory=lambda: env_int("SESSIONLAKE_DERBY_PORT", 1))
+
+
+@dataclass(frozen=True)
+class SparkTuning:
+    driver_memory: str = field(default_factory=lambda: env("SESSIONLAKE_DRIVER_MEMORY"))
+    delta_snapshot_partitions: int = field(default_factory=lambda: env_int("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", 1))
+    ui: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_SPARK_UI"))
+    log_level: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_LOG_LEVEL"))
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How to reach the search engine; the credentials stay out of every repr."""
+
+    engine: str = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_ENGINE"))
+    api_key: str | None = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_API_KEY"), repr=False)
+    username: str | None = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_USERNAME"))
+    password: str | None = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_PASSWORD"), repr=False)
+    ca_certs: str | None = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_CA_CERTS"))
+    verify_certs: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_SEARCH_VERIFY_CERTS"))
+    replicas: int = field(default_factory=lambda: env_int("SESSIONLAKE_SEARCH_REPLICAS", 0))
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    table: str = field(default_factory=lambda: env("SESSIONLAKE_EXPORT_TABLE"))
+    index: str = field(default_factory=lambda: env("SESSIONLAKE_EXPORT_INDEX"))
+    dead_letter_table: str = field(default_factory=lambda: env("SESSIONLAKE_EXPORT_DEAD_LETTER_TABLE"))
+    max_versions_per_batch: int = field(default_factory=lambda: env_int("SESSIONLAKE_EXPORT_MAX_VERSIONS", 1))
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    bronze_retention_days: int = field(default_factory=lambda: env_int("SESSIONLAKE_BRONZE_RETENTION_DAYS", 1))
+
+
+def _path(name: str, default: Path) -> Path:
+    return Path(env(name) or default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and how to reach them; production overrides these through the environment."""
+
+    home: Path = field(default_factory=lambda: _path("SESSIONLAKE_HOME", REPO_ROOT / ".sessionlake"))
+    jars_dir: Path = field(default_factory=lambda: _path("SESSIONLAKE_JARS", REPO_ROOT / ".cache" / "jars"))
+    ports: Ports = field(default_factory=Ports)
+    spark_master: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_MASTER"))
+    shuffle_partitions: int = field(default_factory=lambda: env_int("SESSIONLAKE_SHUFFLE_PARTITIONS", 1))
+    spark: SparkTuning = field(default_factory=SparkTuning)
+    dbt_target: str = field(default_factory=lambda: env("SESSIONLAKE_DBT_TARGET"))
+    aws_region: str = field(default_factory=lambda: env("AWS_DEFAULT_REGION"))
+    real_aws: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_REAL_AWS"))
+    # Endpoints: None means "the local stack on loopback".
+    kafka_bootstrap_override: str | None = field(default_factory=lambda: env("SESSIONLAKE_KAFKA_BOOTSTRAP"))
+    aws_endpoint_override: str | None = field(default_factory=lambda: env("SESSIONLAKE_AWS_ENDPOINT"))
+    search_url_override: str | None = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_URL"))
+    metastore_url_override: str | None = field(default_factory=lambda: env("SESSIONLAKE_METASTORE_URL"))
+    search: SearchSettings = field(default_factory=SearchSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+
+    @property
+    def is_local(self) -> bool:
+        """True on the embedded local stack: no endpoint points anywhere else."""
+        return not (
+            self.kafka_bootstrap_override
+            or self.aws_endpoint_override
+            or self.real_aws
+            or self.search_url_override
+            or self.metastore_url_override
+        )
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.lake / "warehouse"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.home / "checkpoints"
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.home / "stack"
+
+    @property
+    def build_lock(self) -> Path:
+        return self.home / "dbt" / "build.lock"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka_bootstrap_override or f"127.0.0.1:{self.ports.kafka}"
+
+    @property
+    def aws_endpoint(self) -> str | None:
+        """The S3/SQS/SNS endpoint: the override, else the local moto, or None (AWS's own) with real_aws."""
+        if self.aws_endpoint_override:
+            return self.aws_endpoint_override
+        return None if self.real_aws else f"http://127.0.0.1:{self.ports.moto}"
+
+    @property
+    def search_url(self) -> str:
+        return self.search_url_override or f"http://127.0.0.1:{self.ports.search}"
+
+    @property
+    def metastore_url(self) -> str:
+        return self.metastore_url_override or (f"jdbc:derby://127.0.0.1:{self.ports.derby}/metastore_db;create=true")
+
+    def bronze_path(self, table: str) -> Path:
+        return self.lake / "bronze" / table
+
+
+def load() -> Settings:
+    """The settings of this process's environment; ConfigurationError names a malformed variable."""
+    return Settings()
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md: every variable by group, then the exit codes."""
+    lines = [
+        "# Configuration",
+        "",
+        "Generated from `sessionlake/core/settings.py`",
+        "(`python -m sessionlake.core.settings > docs/configuration.md`); a test keeps this page equal to the code.",
+        "Every setting comes from the environment; an empty value counts as unset. Secrets are never written to",
+        "a file in git, a log or a command line: pass them in the environment or from a secret store. A malformed",
+        "value stops a command at start with exit code 2 and a message naming the variable.",
+    ]
+    for group in dict.fromkeys(v.group for v in _DECLARED):
+        lines += ["", f"## {group}", "", "| variable | default | what it sets |", "|---|---|---|"]
+        for v in (v for v in _DECLARED if v.group == group):
+            default = "secret, no default" if v.secret else (f"`{v.default}`" if v.default is not None else "unset")
+            lines.append(f"| `{v.name}` | {default} | {v.help} |")
+    lines += ["", "## Exit codes", "", "Every `sessionlake` command exits with one of these.", "", "| code | meaning |"]
+    lines += ["|---|---|", *(f"| {int(code)} | {text} |" for code, text in EXIT_CODE_MEANINGS.items())]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(reference_markdown())
