@@ -10,9 +10,9 @@ from sessionlake.privacy.delta import is_conflict, is_conflict_message, with_ret
 
 
 def test_delta_conflict_types_are_conflicts_raised_or_as_a_cause(spark) -> None:
-    conflict = ConcurrentAppendException(desc="[DELTA_CONCURRENT_APPEND] files were added")
+    conflict = ConcurrentAppendException(desc="[DELTA_CONCURRENT_APPEND] files were added", stackTrace="")
     assert isinstance(conflict, BaseConcurrentAppend)
-    assert is_conflict(conflict) and is_conflict(MetadataChangedException(desc="metadata changed"))
+    assert is_conflict(conflict) and is_conflict(MetadataChangedException(desc="metadata changed", stackTrace=""))
     try:
         try:
             raise conflict
@@ -36,7 +36,7 @@ def test_conflicts_are_retried_and_other_errors_are_not(spark) -> None:
     def flaky() -> str:
         calls.append(1)
         if len(calls) < 3:
-            raise ConcurrentAppendException(desc="[DELTA_CONCURRENT_APPEND]")
+            raise ConcurrentAppendException(desc="[DELTA_CONCURRENT_APPEND]", stackTrace="")
         return "done"
 
     assert with_retries(flaky, retries=3, what="test", initial_delay=0.0) == "done" and len(calls) == 3

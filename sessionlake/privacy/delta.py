@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import delta.exceptions.captured  # noqa: F401 - PySpark then raises Delta's own conflict types
-from delta.exceptions import DeltaConcurrentModificationException
+from delta import exceptions as delta_errors
 from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,17 @@ def delta_tables(spark: SparkSession, schema: str) -> list[Table]:
 # Delta's error conditions for commit conflicts (DELTA_CONCURRENT_APPEND, _DELETE_READ, _WRITE, ...): all a
 # dbt run-operation hands back is the failure's text, which starts with the condition.
 CONFLICT_CONDITION = "DELTA_CONCURRENT_"
+# Delta's Python conflict types (delta.exceptions; they share no Python base class).
+CONFLICT_TYPES = tuple(getattr(delta_errors, name) for name in delta_errors.__all__)
 
 
 def is_conflict(exc: BaseException) -> bool:
-    """A Delta commit conflict with a concurrent writer: Delta's own DeltaConcurrentModificationException
+    """A Delta commit conflict with a concurrent writer: one of Delta's own conflict types
     (ConcurrentAppendException and friends), raised or as the cause of what was raised."""
     seen: set[int] = set()
     error: BaseException | None = exc
     while error is not None and id(error) not in seen:
-        if isinstance(error, DeltaConcurrentModificationException):
+        if isinstance(error, CONFLICT_TYPES):
             return True
         seen.add(id(error))
         error = error.__cause__ or error.__context__
