@@ -104,7 +104,9 @@ class _Checker:
     def error(self, key: str, message: str) -> None:
         self.problems.append(f"{self.file}: {key}: {message}")
 
-    def get(self, data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], path: str, default: Any = None):
+    def get(
+        self, data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], path: str, default: Any = None
+    ) -> Any:
         value = data.get(key, default)
         if value is None or value is default:
             return value

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from sqlfluff.core import FluffConfig, Linter
 from sessionlake.core.dbt import dbt_project
 from sessionlake.core.settings import REPO_ROOT
 from sessionlake.generator.bronze import append_bronze, create_bronze_tables
+from sessionlake.generator.truth import session_row
+from sessionlake.generator.workload import BILLING_LOGS, CLIENT_LOGS, SESSION_EVENTS, STREAM_METRICS
 from sessionlake.privacy.keys import pseudonymize
 from sessionlake.transform import build
 
@@ -140,67 +141,31 @@ LATE = {
 TABLES = ("session_events", "stream_metrics", "client_logs", "billing_logs")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+SOURCES = {
+    "session_events": SESSION_EVENTS,
+    "stream_metrics": STREAM_METRICS,
+    "client_logs": CLIENT_LOGS,
+    "billing_logs": BILLING_LOGS,
+}
 
 
 def expected_sessions(batches: list[dict], secret: str) -> dict[str, dict]:
-    """The gold rules of DESIGN.md, computed in plain Python over the distinct events."""
+    """The gold rows by the generator's truth (docs/domain.md), over the distinct events of the batches,
+    with the user id as gold keeps it: pseudonymous."""
     distinct: dict[str, dict[str, dict]] = {t: {} for t in TABLES}
     for batch in batches:
         for table in TABLES:
             for record in batch[table]:
                 distinct[table].setdefault(record["event_id"], record)
-    by_session: dict[str, dict[str, list]] = defaultdict(lambda: {t: [] for t in TABLES})
+    by_session: dict[str, dict[str, list]] = defaultdict(lambda: {source: [] for source in SOURCES.values()})
     for table in TABLES:
         for record in distinct[table].values():
-            by_session[record["session_id"]][table].append(record)
-
-    def latest(events, field):
-        present = [e for e in events if e[field] is not None]
-        return max(present, key=lambda e: (e["event_time"], e["event_id"]))[field] if present else None
-
+            by_session[record["session_id"]][SOURCES[table]].append(record)
     result = {}
-    for session_id, rows in by_session.items():
-        events, metrics, logs, bills = (rows[t] for t in TABLES)
-        started = [e["event_time"] for e in events if e["event_type"] == "session_started"]
-        ended = sorted((e for e in events if e["event_type"] == "session_ended"), key=lambda e: e["event_time"])
-        started_at = min(started) if started else None
-        ended_at = ended[0]["event_time"] if ended else None
-        user_id = latest(events, "user_id") or (max(bills, key=lambda b: b["event_id"])["user_id"] if bills else None)
-        times = [e["event_time"] for e in events + metrics] + [log["log_time"] for log in logs]
-        result[session_id] = {
-            "session_id": session_id,
-            "user_key": pseudonymize(user_id, secret) if user_id else None,
-            "game_id": latest(events, "game_id"),
-            "region": latest(events, "region"),
-            "client_platform": latest(events, "client_platform"),
-            "started_at": started_at,
-            "ended_at": ended_at,
-            "end_reason": ended[0]["end_reason"] if ended else None,
-            "status": "ended" if ended else "active",
-            "duration_seconds": (ended_at - started_at).total_seconds() if started_at and ended_at else None,
-            "metric_samples": len(metrics),
-            "avg_fps": statistics.fmean(m["fps"] for m in metrics) if metrics else None,
-            "min_fps": min(m["fps"] for m in metrics) if metrics else None,
-            "avg_bitrate_kbps": statistics.fmean(m["bitrate_kbps"] for m in metrics) if metrics else None,
-            "max_packet_loss_pct": max(m["packet_loss_pct"] for m in metrics) if metrics else None,
-            "p95_rtt_ms": percentile([m["rtt_ms"] for m in metrics], 0.95) if metrics else None,
-            "log_lines": len(logs),
-            "error_lines": sum(1 for log in logs if log["level"] in ("ERROR", "FATAL")),
-            "crashed": any(log["crashed"] for log in logs) if logs else None,
-            "device_model": max(logs, key=lambda log: (log["log_time"], log["event_id"]))["device_model"]
-            if logs
-            else None,
-            "billed_minutes": sum(b["billed_minutes"] for b in bills) if bills else None,
-            "tier": max(bills, key=lambda b: b["event_id"])["tier"] if bills else None,
-            "first_event_at": min(times) if times else None,
-            "last_event_at": max(times) if times else None,
-        }
+    for session_id, by_source in by_session.items():
+        row = session_row(session_id, by_source)
+        user_id = row.pop("user_id")
+        result[session_id] = {**row, "user_key": pseudonymize(user_id, secret) if user_id else None}
     return result
 
 

@@ -16,7 +16,7 @@ from tests.test_ingest_kafka import create_topic, metric, produce, write_source
 pytestmark = pytest.mark.stack
 
 
-def _wait_for_rows(spark, path: Path, count: int, timeout: float = 600) -> int:  # noqa: ANN001
+def _wait_for_rows(spark, path: Path, count: int, timeout: float = 600) -> int:
     deadline = time.monotonic() + timeout
     landed = 0
     while time.monotonic() < deadline:

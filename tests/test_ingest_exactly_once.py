@@ -75,7 +75,7 @@ def test_a_replayed_batch_is_written_once_to_every_table(spark, settings, tmp_pa
     assert results[0].rows_written == {f"bronze.t_{suffix}": 2} and results[0].quarantined == 1
 
 
-def _ingest_process(settings, config_dir: Path, log: Path) -> subprocess.Popen:  # noqa: ANN001
+def _ingest_process(settings, config_dir: Path, log: Path) -> subprocess.Popen:
     env = {
         **os.environ,
         "SESSIONLAKE_HOME": str(settings.home),

@@ -82,11 +82,11 @@ targets:
     return directory
 
 
-def bronze(spark, settings, table: str):  # noqa: ANN001, ANN201
+def bronze(spark, settings, table: str):
     return spark.read.format("delta").load(str(settings.bronze_path(table)))
 
 
-def quarantine(spark, settings, source: str) -> dict[str, str]:  # noqa: ANN001
+def quarantine(spark, settings, source: str) -> dict[str, str]:
     rows = bronze(spark, settings, "quarantine").where(f"_source = '{source}' and _raw is not null").collect()
     return {bytes(r["_raw"]).decode(): r["_reason"] for r in rows}
 
@@ -186,7 +186,7 @@ def test_one_stream_fans_out_to_several_tables_and_unrouted_records_are_quaranti
     ]
 
 
-def _operations(spark, path: Path) -> list[str]:  # noqa: ANN001
+def _operations(spark, path: Path) -> list[str]:
     from delta.tables import DeltaTable
 
     rows = DeltaTable.forPath(spark, str(path)).history().orderBy("version").collect()

@@ -16,11 +16,11 @@ from sessionlake.ingest.runner import run
 pytestmark = pytest.mark.stack
 
 
-def client(settings, service: str):  # noqa: ANN001, ANN201
+def client(settings, service: str):
     return boto3.client(service, endpoint_url=settings.aws_endpoint, region_name=settings.aws_region)
 
 
-def bucket_with_queue(settings, name: str) -> None:  # noqa: ANN001
+def bucket_with_queue(settings, name: str) -> None:
     """A bucket whose object-created events go straight to an SQS queue of the same name."""
     sqs, s3 = client(settings, "sqs"), client(settings, "s3")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]

@@ -21,12 +21,12 @@ from sessionlake.ingest.writers.isolation import (
 pytestmark = pytest.mark.stack
 
 
-def records(spark, values: list[int], partitions: int = 3) -> DataFrame:  # noqa: ANN001
+def records(spark, values: list[int], partitions: int = 3) -> DataFrame:
     rows = [(f'{{"offset": {i}}}', f'{{"v": {v}}}'.encode(), v) for i, v in enumerate(values)]
     return spark.createDataFrame(rows, "_coordinates string, _raw_bytes binary, v int").repartition(partitions)
 
 
-def checker(condition: str):  # noqa: ANN201
+def checker(condition: str):
     """An evaluation that fails, as a transform would, on the records matching `condition`."""
 
     def evaluate(part: DataFrame) -> None:

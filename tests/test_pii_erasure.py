@@ -208,7 +208,7 @@ def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark,
     assert raw_in_lake_files(pii_settings.lake, raw) == []
     secrets = {os.environ["SESSIONLAKE_PII_SECRET"], os.environ["SESSIONLAKE_PII_MASTER_KEY"]}
     assert raw_in_lake_files(pii_settings.lake, secrets) == []  # erasure SQL hashes in plans, never in the log
-    with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):  # noqa: B017
+    with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):
         spark.sql(f"select * from gold.sessions version as of {gold_before}").collect()
     # The index: the player's documents are gone, the others stay.
     documents = index_documents(pii_settings)

@@ -14,12 +14,12 @@ PACKAGE = "org.apache.spark.sql.sessionlake.s3sqs"
 
 
 @pytest.fixture(scope="module")
-def jvm(spark):  # noqa: ANN001, ANN201 - the py4j gateway
+def jvm(spark):
     s3_sqs.require(spark)
-    return getattr(spark.sparkContext._jvm, PACKAGE)
+    return getattr(spark.sparkContext._jvm, PACKAGE)  # noqa: SLF001 - the JVM view, as PySpark offers it
 
 
-def parse(jvm, body: dict | str) -> dict:  # noqa: ANN001
+def parse(jvm, body: dict | str) -> dict:
     return json.loads(jvm.Notifications.describe(body if isinstance(body, str) else json.dumps(body)))
 
 
@@ -33,7 +33,7 @@ def s3_record(key: str, event: str = "ObjectCreated:Put", bucket: str = "logs", 
     }
 
 
-def test_raw_notification_with_several_records_decodes_keys(jvm) -> None:  # noqa: ANN001
+def test_raw_notification_with_several_records_decodes_keys(jvm) -> None:
     body = {
         "Records": [
             s3_record("a+b%2Bc%25d%3Ae%3Df+%C3%A9+%E6%97%A5.json", sequencer="01"),
@@ -54,18 +54,18 @@ def test_raw_notification_with_several_records_decodes_keys(jvm) -> None:  # noq
     ("encoded", "decoded"),
     [("a+b", "a b"), ("100%25", "100%"), ("%", "%"), ("%zz%4", "%zz%4"), ("%C3%A9", "é"), ("%FF", "\ufffd")],
 )
-def test_keys_decode_like_unquote_plus(jvm, encoded: str, decoded: str) -> None:  # noqa: ANN001
+def test_keys_decode_like_unquote_plus(jvm, encoded: str, decoded: str) -> None:
     assert jvm.Notifications.unquotePlus(encoded) == decoded
 
 
-def test_sns_wrapped_and_raw_delivery_parse_alike(jvm) -> None:  # noqa: ANN001
+def test_sns_wrapped_and_raw_delivery_parse_alike(jvm) -> None:
     inner = json.dumps({"Records": [s3_record("x.json")]})
     wrapped = {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": inner}
     assert parse(jvm, wrapped) == parse(jvm, inner)
     assert parse(jvm, inner)["created"][0]["uri"] == "s3a://logs/x.json"
 
 
-def test_eventbridge_object_created_and_other_detail_types(jvm) -> None:  # noqa: ANN001
+def test_eventbridge_object_created_and_other_detail_types(jvm) -> None:
     event = {
         "version": "0",
         "detail-type": "Object Created",
@@ -82,7 +82,7 @@ def test_eventbridge_object_created_and_other_detail_types(jvm) -> None:  # noqa
     assert deleted == {"ignored": 1, "created": []}
 
 
-def test_test_event_is_acknowledged_without_files(jvm) -> None:  # noqa: ANN001
+def test_test_event_is_acknowledged_without_files(jvm) -> None:
     assert parse(jvm, {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "logs"}) == {
         "ignored": 1,
         "created": [],
@@ -101,19 +101,19 @@ def test_test_event_is_acknowledged_without_files(jvm) -> None:  # noqa: ANN001
         (json.dumps({"Records": "x"}), "not a list"),
     ],
 )
-def test_foreign_messages_name_the_problem(jvm, body: str, reason: str) -> None:  # noqa: ANN001
+def test_foreign_messages_name_the_problem(jvm, body: str, reason: str) -> None:
     assert reason in parse(jvm, body)["foreign"]
 
 
 BASE = {"queueUrl": "http://q", "fileFormat": "json"}
 
 
-def options(spark, jvm, raw: dict[str, str]):  # noqa: ANN001, ANN201
-    scala_map = spark.sparkContext._jvm.PythonUtils.toScalaMap(raw)
+def options(spark, jvm, raw: dict[str, str]):
+    scala_map = spark.sparkContext._jvm.PythonUtils.toScalaMap(raw)  # noqa: SLF001 - as above
     return jvm.S3SqsOptions.parse(scala_map)
 
 
-def test_options_case_insensitive_and_reader_options_passed_through(spark, jvm) -> None:  # noqa: ANN001
+def test_options_case_insensitive_and_reader_options_passed_through(spark, jvm) -> None:
     opts = options(
         spark,
         jvm,
@@ -146,12 +146,12 @@ def test_options_case_insensitive_and_reader_options_passed_through(spark, jvm) 
         ({"maxBytesPerTrigger": "lots"}, "maxBytesPerTrigger"),
     ],
 )
-def test_invalid_options_fail_naming_the_option(spark, jvm, extra: dict, named: str) -> None:  # noqa: ANN001
+def test_invalid_options_fail_naming_the_option(spark, jvm, extra: dict, named: str) -> None:
     with pytest.raises(IllegalArgumentException, match=named):
         options(spark, jvm, {**BASE, **extra})
 
 
-def test_csv_and_parquet_reader_options_are_spark_own(spark, jvm) -> None:  # noqa: ANN001
+def test_csv_and_parquet_reader_options_are_spark_own(spark, jvm) -> None:
     csv = options(spark, jvm, {**BASE, "fileFormat": "csv", "header": "true", "sep": ";", "enforceSchema": "false"})
     assert csv.readerOptions().size() == 3
     options(spark, jvm, {**BASE, "fileFormat": "parquet", "mergeSchema": "true", "datetimeRebaseMode": "CORRECTED"})
@@ -159,7 +159,7 @@ def test_csv_and_parquet_reader_options_are_spark_own(spark, jvm) -> None:  # no
         options(spark, jvm, {**BASE, "fileFormat": "parquet", "header": "true"})
 
 
-def test_path_filters(spark, jvm) -> None:  # noqa: ANN001
+def test_path_filters(spark, jvm) -> None:
     opts = options(spark, jvm, {**BASE, "prefix": "logs/", "pathGlobFilter": "*.json*", "bucket": "b"})
     assert opts.accepts("b", "logs/x/a.json.gz")
     assert not opts.accepts("b", "logs/a.csv") and not opts.accepts("b", "other/a.json")
@@ -168,7 +168,7 @@ def test_path_filters(spark, jvm) -> None:  # noqa: ANN001
     assert regex.accepts("any", "x/dt=2024-05/a") and not regex.accepts("any", "x/dt=2023-05/a")
 
 
-def test_paths_of_awkward_keys_round_trip_through_hadoop(jvm) -> None:  # noqa: ANN001
+def test_paths_of_awkward_keys_round_trip_through_hadoop(jvm) -> None:
     for key in ["a dir/with space.json", "plus+sign.json", "100%.json", "t=12:30/x", "ünï/日本.json", "q?#[x]"]:
         path = jvm.S3Paths.path("bucket", key)
         assert jvm.S3Paths.keyOf(path) == key

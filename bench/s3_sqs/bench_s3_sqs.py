@@ -84,7 +84,7 @@ class Moto:
         self.process.wait()
 
 
-def clients(endpoint: str):  # noqa: ANN201
+def clients(endpoint: str):
     config = Config(max_pool_connections=32, retries={"max_attempts": 10, "mode": "standard"})
     return boto3.client("s3", endpoint_url=endpoint, config=config), boto3.client("sqs", endpoint_url=endpoint)
 
@@ -106,12 +106,12 @@ def announce(s3, sqs, queue_url: str, bucket: str, keys: list[str]) -> None:
                     "eventTime": "2024-05-01T10:00:00.000Z",
                     "eventName": "ObjectCreated:Put",
                     "s3": {"bucket": {"name": bucket}, "object": obj},
-                }  # noqa: E501
+                }
             )
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": records}))
 
 
-def run_stream(spark, moto: Moto, queue_url: str, schema: StructType, checkpoint: Path, max_files: int) -> list[dict]:  # noqa: ANN001
+def run_stream(spark, moto: Moto, queue_url: str, schema: StructType, checkpoint: Path, max_files: int) -> list[dict]:
     query = (
         spark.readStream.format("s3-sqs")
         .option("fileFormat", "json")
@@ -130,7 +130,7 @@ def run_stream(spark, moto: Moto, queue_url: str, schema: StructType, checkpoint
     return [p for p in query.recentProgress if p["numInputRows"]]
 
 
-def discovery(spark, moto: Moto, workdir: Path, objects: int, new_files: int) -> dict:  # noqa: ANN001
+def discovery(spark, moto: Moto, workdir: Path, objects: int, new_files: int) -> dict:
     s3, sqs = clients(moto.endpoint)
     bucket = f"bench-{objects}-{uuid.uuid4().hex[:6]}"
     s3.create_bucket(Bucket=bucket)
@@ -162,10 +162,10 @@ def discovery(spark, moto: Moto, workdir: Path, objects: int, new_files: int) ->
         "setup_seconds": round(setup, 1),
         "s3_sqs": ours,
         "file_source_listing": listing,
-    }  # noqa: E501
+    }
 
 
-def throughput(spark, moto: Moto, workdir: Path, files: int, rows_per_file: int, rounds: int) -> dict:  # noqa: ANN001
+def throughput(spark, moto: Moto, workdir: Path, files: int, rows_per_file: int, rounds: int) -> dict:
     s3, sqs = clients(moto.endpoint)
     line = {"event_id": "e" * 36, "session_id": "s" * 36, "level": "INFO", "message": "m" * 120, "crashed": False}
     body = gzip.compress(("\n".join(json.dumps({**line, "n": i}) for i in range(rows_per_file)) + "\n").encode())

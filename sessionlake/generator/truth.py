@@ -69,7 +69,8 @@ def truth(workload: Workload, phases: Iterable[str]) -> list[dict[str, Any]]:
         if record.event is not None:
             events[record.event["session_id"]][record.source][record.event["event_id"]] = record.event
     return [
-        _row(session_id, {s: list(e.values()) for s, e in events[session_id].items()}) for session_id in sorted(events)
+        session_row(session_id, {s: list(e.values()) for s, e in events[session_id].items()})
+        for session_id in sorted(events)
     ]
 
 
@@ -93,16 +94,22 @@ def _first(events: list[Event], event_type: str) -> Event | None:
     return min((e for e in events if e["event_type"] == event_type), key=lambda e: e["event_time"], default=None)
 
 
-def _row(session_id: str, by_source: dict[str, list[Event]]) -> dict[str, Any]:
+def _time(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else parse_iso(value)
+
+
+def session_row(session_id: str, by_source: dict[str, list[Event]]) -> dict[str, Any]:
+    """The gold row of one session from its distinct valid events, by source name (times as ISO strings
+    or datetimes, one kind per field)."""
     session = by_source.get(SESSION_EVENTS, [])
     metrics = by_source.get(STREAM_METRICS, [])
     logs = by_source.get(CLIENT_LOGS, [])
     billing = by_source.get(BILLING_LOGS, [])
     started_event = _first(session, "session_started")
     ended_event = _first(session, "session_ended")
-    started_at = parse_iso(started_event["event_time"]) if started_event else None
-    ended_at = parse_iso(ended_event["event_time"]) if ended_event else None
-    times = [parse_iso(e["event_time"]) for e in session + metrics] + [parse_iso(e["log_time"]) for e in logs]
+    started_at = _time(started_event["event_time"]) if started_event else None
+    ended_at = _time(ended_event["event_time"]) if ended_event else None
+    times = [_time(e["event_time"]) for e in session + metrics] + [_time(e["log_time"]) for e in logs]
     fps = [float(m["fps"]) for m in metrics]
     return {
         "session_id": session_id,

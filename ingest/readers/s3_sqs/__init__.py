@@ -40,10 +40,10 @@ def with_file_columns(schema: StructType) -> StructType:
 
 def require(spark: SparkSession) -> None:
     """Fail clearly if spark.readStream.format("s3-sqs") cannot work in this session."""
-    jvm = spark.sparkContext._jvm
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - PySpark exposes the JVM view only so
     try:
         jvm.java.lang.Class.forName(PROVIDER_CLASS, False, jvm.java.lang.Thread.currentThread().getContextClassLoader())
-    except Exception as exc:  # noqa: BLE001 - py4j wraps ClassNotFoundException
+    except Exception as exc:
         raise SourceNotAvailable(
             f"{PROVIDER_CLASS} is not on the Spark classpath: build it with `make jars` and create the session "
             "with sessionlake.core.spark.get_session (which adds .cache/jars/s3-sqs-source)"

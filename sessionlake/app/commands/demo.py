@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from pyspark.sql import SparkSession
+
 from sessionlake import stack
 from sessionlake.app.pipeline import layer_counts, run_cycle
 from sessionlake.core.settings import Settings
@@ -49,7 +51,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _summary(settings: Settings, spark) -> None:
+def _summary(settings: Settings, spark: SparkSession) -> None:
     from sessionlake.exporters.search import search_client
 
     print("\n== rows per layer")
