@@ -1,4 +1,4 @@
-"""Names of the reference domain (DESIGN.md) shared by the stack, the generator, ingest and the tests."""
+"""Names of the reference domain (docs/domain.md) shared by the stack, the generator, ingest and the tests."""
 
 from __future__ import annotations
 

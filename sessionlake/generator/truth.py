@@ -1,6 +1,6 @@
 """`truth(workload, phases)`: the gold `sessions` rows the pipeline must produce once `phases` are delivered.
 
-The rules of DESIGN.md's gold table, made exact where the design leaves a choice:
+The rules of the gold table (docs/domain.md), made exact where a rule could be read two ways:
 
 - Only valid records count (malformed ones never do), and each event_id counts once per source.
 - A session appears as soon as any valid record of any source names it.
