@@ -1,7 +1,7 @@
 """s3-sqs benchmark: discovery cost against Spark's file-source listing, and ingest throughput against
 `spark.read.json`, measured in the same run on a private moto server.
 
-    PYTHONPATH=. python bench/s3_sqs/bench_s3_sqs.py --objects 1000 10000 100000 --new-files 20 \\
+    python bench/s3_sqs/bench_s3_sqs.py --objects 1000 10000 100000 --new-files 20 \\
         --throughput-files 100 --rows-per-file 2000
 
 Discovery: N objects already under a prefix, then `--new-files` more announced on the queue. One
