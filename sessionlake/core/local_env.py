@@ -7,9 +7,13 @@ so that pseudonymous keys stay stable across local runs. Values are never logged
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from sessionlake.core.settings import Settings, secret
 from sessionlake.core.spark import SECRET_CONFS
@@ -29,22 +33,63 @@ def prepare_local_env(settings: Settings) -> None:
 
 
 def _ensure_local_secrets(settings: Settings) -> None:
-    """Fill missing secret env vars from (or into) the local secrets file."""
+    """Fill missing secret env vars from (or into) the local secrets file.
+
+    Concurrent starts (ingest and build started together) agree: the file is read and completed under an
+    exclusive lock, and a new version is written to a temporary file created with mode 0600, synced, then
+    renamed over the old one, so a reader or a crash never sees a truncated file.
+    """
     missing = [name for name in SECRET_CONFS if not secret(name)]
     if not missing:
         return
     path = settings.home / "secrets.env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.with_name(path.name + ".lock")):
+        stored = _read_secrets(path)
+        generated = [name for name in missing if name not in stored]
+        for name in generated:
+            stored[name] = secrets.token_hex(32)
+            log.info("generated a local %s in %s (production sets it in the environment)", name, path)
+        if generated:
+            _write_atomically(path, "".join(f"{name}={value}\n" for name, value in sorted(stored.items())))
+    for name in missing:
+        os.environ[name] = stored[name]
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
     stored: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
-            name, _, value = line.partition("=")
-            stored[name] = value
-    for name in missing:
-        if name not in stored:
-            stored[name] = secrets.token_hex(32)
-            log.info("generated a local %s in %s (production sets it in the environment)", name, path)
-        os.environ[name] = stored[name]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.writelines(f"{name}={value}\n" for name, value in sorted(stored.items()))
+            name, sep, value = line.partition("=")
+            if sep and value:
+                stored[name] = value
+    return stored
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
