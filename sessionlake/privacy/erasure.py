@@ -74,8 +74,8 @@ def forget(
     """Erase the player `user_id` everywhere, `index` included; safe to re-run, and while ingest, builds
     and exports run."""
     config = config or PrivacyConfig.from_settings(settings)
-    if not user_id:
-        raise InputError("forget needs a user id")
+    if not user_id or not user_id.strip():
+        raise InputError("forget needs a user id (it is empty or blank)")
     user_key = pseudonymize(user_id, hash_secret())
     request_id = request_id or str(uuid.uuid4())
     args = {"user_key": user_key, "request_id": request_id, "writers_paused": True}

@@ -1,0 +1,53 @@
+"""`sessionlake forget` takes the raw user id from a file or standard input (the documented way: it stays out
+of `ps` and the shell history), or as the positional argument; exactly one, one line, not blank."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from sessionlake.app.cli import main
+from sessionlake.app.commands.forget import read_user_id
+from sessionlake.core.errors import ExitCode, InputError
+
+ADVERSARIAL = "ä'; drop table x; -- \\\" 玩家 42 "  # quotes, backslash, semicolon, non-ASCII, trailing space
+
+
+def test_the_id_comes_from_stdin_a_file_or_the_argument(tmp_path: Path) -> None:
+    assert read_user_id(None, "-", io.StringIO(ADVERSARIAL + "\n")) == ADVERSARIAL
+    path = tmp_path / "id.txt"
+    path.write_bytes((ADVERSARIAL + "\r\n").encode())
+    assert read_user_id(None, str(path)) == ADVERSARIAL
+    path.write_bytes(ADVERSARIAL.encode())  # no line ending
+    assert read_user_id(None, str(path)) == ADVERSARIAL
+    assert read_user_id(ADVERSARIAL, None) == ADVERSARIAL
+
+
+@pytest.mark.parametrize(
+    ("positional", "source", "stdin", "message"),
+    [
+        (None, None, "", "exactly one"),
+        ("alice", "-", "bob\n", "exactly one"),
+        (None, "-", "", "empty or blank"),
+        (None, "-", " \t\n", "empty or blank"),
+        (None, "-", "alice\nbob\n", "one line"),
+        ("", None, "", "empty or blank"),
+    ],
+)
+def test_missing_ambiguous_blank_or_several_ids_are_refused(positional, source, stdin, message) -> None:
+    with pytest.raises(InputError, match=message):
+        read_user_id(positional, source, io.StringIO(stdin))
+
+
+def test_the_cli_names_an_unreadable_file_and_exits_with_the_input_code(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SESSIONLAKE_HOME", str(tmp_path / "home"))
+    missing = tmp_path / "no such file"
+    assert main(["forget", "--user-id-from", str(missing)]) == ExitCode.INPUT
+    error = capsys.readouterr().err
+    assert str(missing) in error and "cannot read" in error
+    not_text = tmp_path / "binary"
+    not_text.write_bytes(b"\xff\xfe\x00")
+    assert main(["forget", "--user-id-from", str(not_text)]) == ExitCode.INPUT
+    assert "not UTF-8" in capsys.readouterr().err
