@@ -4,6 +4,8 @@ key; and the masking macros do what docs/pii.md says. Real dbt on Spark + Delta.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,13 @@ from pyspark.sql.types import (
 
 from sessionlake.core.dbt import invoke
 from sessionlake.core.settings import REPO_ROOT
+from sessionlake.core.spark import SECRET_CONFS
 from sessionlake.generator.bronze import append_bronze, create_bronze_tables
 from sessionlake.ingest.tables import stats_columns
 from sessionlake.privacy.config import PrivacyConfigError, master_key
+from sessionlake.privacy.keys import pseudonymize
+from sessionlake.privacy.operations import OperationError, run_operation
+from sessionlake.privacy.retention import apply_retention
 from sessionlake.transform import build
 
 MASTER_KEY_CONF = "spark.sessionlake.pii.masterkey"
@@ -126,3 +132,38 @@ def test_bronze_statistics_columns_leave_out_pii_raw_records_and_what_delta_cann
         ]
     )
     assert stats_columns(schema, ["user_id", "email"]) == "`event_id`,`fps`,`_ingested_at`"
+
+
+HASH_CONF = SECRET_CONFS["SESSIONLAKE_PII_SECRET"]
+
+
+@contextmanager
+def hash_secret_set_to(spark, value: str | None) -> Iterator[None]:
+    saved = spark.conf.get(HASH_CONF)
+    if value is None:
+        spark.conf.unset(HASH_CONF)
+    else:
+        spark.conf.set(HASH_CONF, value)
+    try:
+        yield
+    finally:
+        spark.conf.set(HASH_CONF, saved)
+
+
+@pytest.mark.parametrize("value", [None, "", "short-secret"])
+def test_every_path_that_hashes_refuses_to_run_without_a_valid_secret(spark, settings, value):
+    create_bronze_tables(spark, settings)
+    audits = spark.table("pii.erasure_audit").count() if spark.catalog.tableExists("pii.erasure_audit") else 0
+    key = pseudonymize("never-forgotten", "x" * 16)
+    with hash_secret_set_to(spark, value):
+        for macro, args in (("forget_player", {"user_key": key}), ("erase_forgotten", {"schemas": ["bronze"]})):
+            with pytest.raises(OperationError, match=f"{HASH_CONF} is not set \\(or shorter than 16"):
+                run_operation(settings, spark, macro, args, retries=0)
+        with pytest.raises(OperationError, match=f"{HASH_CONF} is not set"):
+            apply_retention(settings, spark)
+        result = build(settings, spark, select=VAULT)
+        assert not result.success and any(f"{HASH_CONF} is not set" in f for f in result.failures)
+    if spark.catalog.tableExists("pii.forgotten_players"):
+        assert spark.table("pii.forgotten_players").where(f"user_key = '{key}'").count() == 0
+    if spark.catalog.tableExists("pii.erasure_audit"):
+        assert spark.table("pii.erasure_audit").count() == audits

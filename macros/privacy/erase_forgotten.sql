@@ -8,6 +8,7 @@
     the literal values in the transaction log.
 -#}
 {% macro erase_forgotten(schemas=var('erasure_schemas'), writers_paused=false) -%}
+    {%- do assert_pii_secret_set() -%}
     {%- set tables = erasure_tables(schemas) -%}
     {%- set rows_deleted = {} -%}
     {%- for table in tables -%}

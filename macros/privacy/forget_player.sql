@@ -12,6 +12,7 @@
         {{ exceptions.raise_compiler_error('forget_player needs exactly one of user_id, user_key') }}
     {%- endif -%}
     {%- set requested_at = modules.datetime.datetime.utcnow() -%}
+    {%- do assert_pii_secret_set() -%}
     {%- do create_privacy_tables() -%}
     {%- if user_key is none -%}
         {%- set literal = "'" ~ (user_id | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'" -%}

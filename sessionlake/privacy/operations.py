@@ -24,10 +24,11 @@ class OperationError(SessionlakeError):
     """A privacy run-operation failed; it is idempotent, so running it again is safe."""
 
 
-def _failure(result: Any) -> str:
-    """What a failed dbt invocation says: its exception, or the run-operation's error message."""
+def _failure(result: Any, caught: list[str]) -> str:
+    """What a failed dbt invocation says: its exception, or the run-operation's error message (dbt reports
+    a macro's error only as a RunningOperationCaughtError event)."""
     messages = [str(getattr(r, "message", "") or "") for r in (getattr(result, "result", None) or [])]
-    text = " ".join(m for m in [str(result.exception or ""), *messages] if m)
+    text = " ".join(m for m in [str(result.exception or ""), *messages, *caught] if m)
     return text or "see the dbt log"
 
 
@@ -38,19 +39,23 @@ def run_operation(
     (the last one), if any. The macros disable Delta's vacuum retention check for their zero-retention
     VACUUMs; the session's setting is restored here whatever happens."""
     reports: list[dict[str, Any]] = []
+    caught: list[str] = []
 
     def collect(event: Any) -> None:
-        if event.info.name == "JinjaLogInfo" and event.data.msg.startswith(f"{macro}: {{"):
+        if event.info.name == "RunningOperationCaughtError":
+            caught.append(" ".join(str(event.data.exc).split()))
+        elif event.info.name == "JinjaLogInfo" and event.data.msg.startswith(f"{macro}: {{"):
             reports.append(json.loads(event.data.msg.split(": ", 1)[1]))
 
     previous = spark.conf.get(_RETENTION_CHECK, "true")
     delay = 0.5
     try:
         for attempt in range(retries + 1):
+            caught.clear()
             result = invoke(settings, ["run-operation", macro, "--args", json.dumps(args)], callbacks=[collect])
             if result.success:
                 return reports[-1] if reports else None
-            message = _failure(result)
+            message = _failure(result, caught)
             if attempt == retries or not is_conflict_message(message):
                 raise OperationError(f"dbt run-operation {macro} failed: {message}")
             log.warning("%s: concurrent commit, retry %d/%d in %.1fs", macro, attempt + 1, retries, delay)

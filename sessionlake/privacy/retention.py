@@ -23,6 +23,12 @@ class RetentionReport:
     history_purged: bool = True
 
 
+def require_hash_secret(settings: Settings, spark: SparkSession) -> None:
+    """Fail before anything is deleted when the session cannot compute pseudonymous keys (no hash secret,
+    or too short): erasing forgotten players would otherwise match nothing and report success."""
+    run_operation(settings, spark, "assert_pii_secret_set", {}, 0)
+
+
 def apply_retention(
     settings: Settings, spark: SparkSession, days: int | None = None, config: PrivacyConfig | None = None
 ) -> RetentionReport:
@@ -33,6 +39,7 @@ def apply_retention(
     days = config.bronze_retention_days if days is None else days
     if days < 1:
         raise InputError(f"bronze retention must be at least 1 day, got {days}")
+    require_hash_secret(settings, spark)
     rows: dict[str, int] = {}
     for table in delta_tables(spark, "bronze"):
         if "_ingest_date" not in table.columns:
