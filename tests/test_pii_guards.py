@@ -81,18 +81,25 @@ def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, sett
     spark.sql("drop view silver.leaky_players")
 
 
+@contextmanager
+def conf_set_to(spark, conf: str, value: str | None) -> Iterator[None]:
+    """The session's `conf` set to `value` (unset for None) meanwhile, restored afterwards."""
+    saved = spark.conf.get(conf)
+    if value is None:
+        spark.conf.unset(conf)
+    else:
+        spark.conf.set(conf, value)
+    try:
+        yield
+    finally:
+        spark.conf.set(conf, saved)
+
+
 @pytest.mark.parametrize("value", [None, "abc", "00" * 20, "zz" * 16])
 def test_a_missing_or_malformed_master_key_fails_the_vault_build(spark, settings, value):
     create_bronze_tables(spark, settings)
-    saved = spark.conf.get(MASTER_KEY_CONF)
-    if value is None:
-        spark.conf.unset(MASTER_KEY_CONF)
-    else:
-        spark.conf.set(MASTER_KEY_CONF, value)
-    try:
+    with conf_set_to(spark, MASTER_KEY_CONF, value):
         result = build(settings, spark, select=VAULT)
-    finally:
-        spark.conf.set(MASTER_KEY_CONF, saved)
     assert not result.success
     assert any("spark.sessionlake.pii.masterkey is missing or malformed" in f for f in result.failures)
     assert not any(value and value in f for f in result.failures)
@@ -137,25 +144,12 @@ def test_bronze_statistics_columns_leave_out_pii_raw_records_and_what_delta_cann
 HASH_CONF = SECRET_CONFS["SESSIONLAKE_PII_SECRET"]
 
 
-@contextmanager
-def hash_secret_set_to(spark, value: str | None) -> Iterator[None]:
-    saved = spark.conf.get(HASH_CONF)
-    if value is None:
-        spark.conf.unset(HASH_CONF)
-    else:
-        spark.conf.set(HASH_CONF, value)
-    try:
-        yield
-    finally:
-        spark.conf.set(HASH_CONF, saved)
-
-
 @pytest.mark.parametrize("value", [None, "", "short-secret"])
 def test_every_path_that_hashes_refuses_to_run_without_a_valid_secret(spark, settings, value):
     create_bronze_tables(spark, settings)
     audits = spark.table("pii.erasure_audit").count() if spark.catalog.tableExists("pii.erasure_audit") else 0
     key = pseudonymize("never-forgotten", "x" * 16)
-    with hash_secret_set_to(spark, value):
+    with conf_set_to(spark, HASH_CONF, value):
         for macro, args in (("forget_player", {"user_key": key}), ("erase_forgotten", {"schemas": ["bronze"]})):
             with pytest.raises(OperationError, match=f"{HASH_CONF} is not set \\(or shorter than 16"):
                 run_operation(settings, spark, macro, args, retries=0)
