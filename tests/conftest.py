@@ -73,6 +73,10 @@ def _test_settings(home: Path) -> Settings:
         moto=PORT_BASE + 50,
         search=PORT_BASE + 200,
         derby=PORT_BASE + 27,
+        thrift=PORT_BASE + 10,
+        spark_master=PORT_BASE + 77,
+        spark_master_ui=PORT_BASE + 80,
+        spark_worker_ui=PORT_BASE + 81,  # worker n: + n - 1
     )
     return Settings(home=home, ports=ports)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,8 +51,29 @@ def dbt_project(settings: Settings) -> DbtProject:
     )
 
 
+def profile_env(settings: Settings) -> dict[str, str]:
+    """What profiles/profiles.yml reads with env_var(), resolved from the settings (a stack on other ports,
+    as the tests run, reaches dbt the same way as one on the defaults)."""
+    return {"SESSIONLAKE_THRIFT_HOST": settings.thrift_host, "SESSIONLAKE_THRIFT_PORT": str(settings.ports.thrift)}
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def invoke(settings: Settings, args: list[str], callbacks: list[Callable[[Any], None]] | None = None) -> Any:
     """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult. `callbacks` receive
     every dbt event (e.g. the messages a run-operation's macro logs)."""
     project = dbt_project(settings)
-    return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])
+    with _environment(profile_env(settings)):
+        return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])

@@ -30,11 +30,19 @@ class Variable:
 
 _G_STATE, _G_SPARK, _G_PORTS, _G_ENDPOINTS = "State and jars", "Spark and dbt", "Local stack ports", "Endpoints"
 _G_SEARCH, _G_EXPORT, _G_PRIVACY, _G_DEV = "Search engine", "Exporter", "Privacy", "Development and tests"
+_G_CLUSTER = "Spark cluster and Thrift Server (local stack)"
 
 _DECLARED = (
     Variable("SESSIONLAKE_HOME", "<repo>/.sessionlake", "state folder: lake, checkpoints, stack, dbt target", _G_STATE),
     Variable("SESSIONLAKE_JARS", "<repo>/.cache/jars", "the jar cache `make jars` fills from Maven Central", _G_STATE),
-    Variable("SESSIONLAKE_SPARK_MASTER", "local[2]", "Spark master URL", _G_SPARK),
+    Variable(
+        "SESSIONLAKE_SPARK_MASTER",
+        "local[2]",
+        "Spark master URL (`local[N]`, `spark://host:port`, ...); `stack`: the local stack's standalone master",
+        _G_SPARK,
+    ),
+    Variable("SESSIONLAKE_EXECUTOR_MEMORY", "1g", "spark.executor.memory on a cluster", _G_SPARK),
+    Variable("SESSIONLAKE_SPARK_CORES_MAX", "2", "spark.cores.max: cores one application takes of a cluster", _G_SPARK),
     Variable("SESSIONLAKE_SHUFFLE_PARTITIONS", "4", "spark.sql.shuffle.partitions", _G_SPARK),
     Variable("SESSIONLAKE_DRIVER_MEMORY", "3g", "spark.driver.memory", _G_SPARK),
     Variable("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", "4", "tasks Delta reads its log with", _G_SPARK),
@@ -43,8 +51,7 @@ _DECLARED = (
     Variable(
         "SESSIONLAKE_DBT_TARGET", "local", "dbt target of profiles/profiles.yml: local, thrift, databricks", _G_SPARK
     ),
-    Variable("SESSIONLAKE_THRIFT_HOST", None, "Spark Thrift Server host (dbt target `thrift`)", _G_SPARK),
-    Variable("SESSIONLAKE_THRIFT_PORT", "10000", "Spark Thrift Server port (dbt target `thrift`)", _G_SPARK),
+    Variable("SESSIONLAKE_THRIFT_HOST", None, "Spark Thrift Server host (dbt `thrift`; default: loopback)", _G_SPARK),
     Variable("SESSIONLAKE_THRIFT_USER", "sessionlake", "Spark Thrift Server user (dbt target `thrift`)", _G_SPARK),
     Variable("DATABRICKS_HOST", None, "workspace host (dbt target `databricks`)", _G_SPARK),
     Variable("DATABRICKS_HTTP_PATH", None, "SQL warehouse or cluster HTTP path (dbt target `databricks`)", _G_SPARK),
@@ -54,6 +61,21 @@ _DECLARED = (
     Variable("SESSIONLAKE_MOTO_PORT", "15000", "local moto server (S3, SQS, SNS)", _G_PORTS),
     Variable("SESSIONLAKE_SEARCH_PORT", "19200", "local Elasticsearch / OpenSearch", _G_PORTS),
     Variable("SESSIONLAKE_DERBY_PORT", "11527", "local Derby network server (the shared metastore)", _G_PORTS),
+    Variable("SESSIONLAKE_THRIFT_PORT", "10000", "Spark Thrift Server (HiveServer2: dbt, JDBC, ODBC)", _G_PORTS),
+    Variable("SESSIONLAKE_SPARK_MASTER_PORT", "17077", "local Spark standalone master", _G_PORTS),
+    Variable("SESSIONLAKE_SPARK_MASTER_UI_PORT", "18080", "its web UI", _G_PORTS),
+    Variable("SESSIONLAKE_SPARK_WORKER_UI_PORT", "18081", "web UI of the first worker (worker n: + n - 1)", _G_PORTS),
+    Variable("SESSIONLAKE_SPARK_WORKERS", "1", "standalone workers `stack up --cluster` starts", _G_CLUSTER),
+    Variable("SESSIONLAKE_SPARK_WORKER_CORES", "2", "cores each worker offers (slots: may exceed CPUs)", _G_CLUSTER),
+    Variable("SESSIONLAKE_SPARK_WORKER_MEMORY", "2g", "memory each worker offers its executors", _G_CLUSTER),
+    Variable("SESSIONLAKE_SPARK_DAEMON_MEMORY", "512m", "heap of the master and worker processes", _G_CLUSTER),
+    Variable("SESSIONLAKE_THRIFT_MEMORY", "1g", "driver heap of the Thrift Server", _G_CLUSTER),
+    Variable(
+        "SESSIONLAKE_THRIFT_MASTER",
+        "local[2]",
+        "where the Thrift Server runs its queries: a master URL, or `stack` (the local standalone master)",
+        _G_CLUSTER,
+    ),
     Variable("SESSIONLAKE_KAFKA_BOOTSTRAP", None, "Kafka bootstrap servers (default: the local broker)", _G_ENDPOINTS),
     Variable("SESSIONLAKE_AWS_ENDPOINT", None, "S3/SQS/SNS endpoint URL (default: the local moto)", _G_ENDPOINTS),
     Variable(
@@ -142,6 +164,10 @@ class Ports:
     moto: int = field(default_factory=lambda: env_int("SESSIONLAKE_MOTO_PORT", 1))
     search: int = field(default_factory=lambda: env_int("SESSIONLAKE_SEARCH_PORT", 1))
     derby: int = field(default_factory=lambda: env_int("SESSIONLAKE_DERBY_PORT", 1))
+    thrift: int = field(default_factory=lambda: env_int("SESSIONLAKE_THRIFT_PORT", 1))
+    spark_master: int = field(default_factory=lambda: env_int("SESSIONLAKE_SPARK_MASTER_PORT", 1))
+    spark_master_ui: int = field(default_factory=lambda: env_int("SESSIONLAKE_SPARK_MASTER_UI_PORT", 1))
+    spark_worker_ui: int = field(default_factory=lambda: env_int("SESSIONLAKE_SPARK_WORKER_UI_PORT", 1))
 
 
 @dataclass(frozen=True)
@@ -150,6 +176,21 @@ class SparkTuning:
     delta_snapshot_partitions: int = field(default_factory=lambda: env_int("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", 1))
     ui: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_SPARK_UI"))
     log_level: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_LOG_LEVEL"))
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """The local stack's Spark standalone cluster and Thrift Server, and what an application takes of a cluster."""
+
+    workers: int = field(default_factory=lambda: env_int("SESSIONLAKE_SPARK_WORKERS", 1))
+    worker_cores: int = field(default_factory=lambda: env_int("SESSIONLAKE_SPARK_WORKER_CORES", 1))
+    worker_memory: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_WORKER_MEMORY"))
+    daemon_memory: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_DAEMON_MEMORY"))
+    executor_memory: str = field(default_factory=lambda: env("SESSIONLAKE_EXECUTOR_MEMORY"))
+    cores_max: int = field(default_factory=lambda: env_int("SESSIONLAKE_SPARK_CORES_MAX", 1))
+    thrift_memory: str = field(default_factory=lambda: env("SESSIONLAKE_THRIFT_MEMORY"))
+    thrift_master: str = field(default_factory=lambda: env("SESSIONLAKE_THRIFT_MASTER"))
+    thrift_host_override: str | None = field(default_factory=lambda: env("SESSIONLAKE_THRIFT_HOST"))
 
 
 @dataclass(frozen=True)
@@ -192,6 +233,7 @@ class Settings:
     spark_master: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_MASTER"))
     shuffle_partitions: int = field(default_factory=lambda: env_int("SESSIONLAKE_SHUFFLE_PARTITIONS", 1))
     spark: SparkTuning = field(default_factory=SparkTuning)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     dbt_target: str = field(default_factory=lambda: env("SESSIONLAKE_DBT_TARGET"))
     aws_region: str = field(default_factory=lambda: env("AWS_DEFAULT_REGION"))
     real_aws: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_REAL_AWS"))
@@ -234,6 +276,20 @@ class Settings:
     @property
     def build_lock(self) -> Path:
         return self.home / "dbt" / "build.lock"
+
+    @property
+    def stack_master_url(self) -> str:
+        """The local stack's Spark standalone master."""
+        return f"spark://127.0.0.1:{self.ports.spark_master}"
+
+    def master_url(self, master: str | None = None) -> str:
+        """A master setting resolved: `stack` is the local stack's standalone master."""
+        master = master or self.spark_master
+        return self.stack_master_url if master == "stack" else master
+
+    @property
+    def thrift_host(self) -> str:
+        return self.cluster.thrift_host_override or "127.0.0.1"
 
     @property
     def kafka_bootstrap(self) -> str:

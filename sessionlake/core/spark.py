@@ -68,12 +68,33 @@ def _secret_conf() -> dict[str, str]:
     return {conf: secret(env) for env, conf in SECRET_CONFS.items() if secret(env)}
 
 
-def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
+def cluster_conf(settings: Settings, master: str) -> dict[str, str]:
+    """What an application on a standalone cluster adds: the jar cache for its executors, its share.
+
+    Executors get the jars through spark.jars, never Ivy: on the local stack's loopback cluster as `local:`
+    URIs (the same files on the same machine, nothing copied: the AWS SDK bundle alone is 640 MB); on any
+    other cluster as files the driver serves and every executor fetches once per application.
+    """
+    local_cluster = master == settings.stack_master_url
+    scheme = "local:" if local_cluster else "file:"
+    conf = {
+        "spark.jars": ",".join(f"{scheme}{j}" for j in spark_jars(settings)),
+        "spark.executor.memory": settings.cluster.executor_memory,
+        "spark.cores.max": str(settings.cluster.cores_max),
+    }
+    if local_cluster:
+        conf["spark.driver.host"] = "127.0.0.1"
+    return conf
+
+
+def session_conf(settings: Settings, app_name: str, master: str | None = None) -> dict[str, str]:
+    """A sessionlake SparkSession's conf (no secrets), on `master` (default: the configured one)."""
     jars = spark_jars(settings)
     classpath = os.pathsep.join(str(j) for j in jars)
+    master = settings.master_url(master)
     conf = {
         "spark.app.name": app_name,
-        "spark.master": settings.spark_master,
+        "spark.master": master,
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": classpath,
         "spark.driver.memory": settings.spark.driver_memory,
@@ -107,6 +128,9 @@ def session_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.pyspark.driver.python": sys.executable,
     }
     conf |= _s3a_conf(settings)
+    if master.startswith("spark://"):
+        conf.pop("spark.executor.extraClassPath")  # the executors' jars come with spark.jars
+        conf |= cluster_conf(settings, master)
     return conf
 
 

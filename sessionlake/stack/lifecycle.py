@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sessionlake.core.settings import Settings
 from sessionlake.stack.component import Component
@@ -23,12 +24,34 @@ from sessionlake.stack.process import (
     wait_until,
 )
 from sessionlake.stack.search import Search
+from sessionlake.stack.spark_cluster import cluster_components
 
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("metastore", "kafka", "moto", "search")
 
-_REGISTRY: dict[str, Component] = {c.name: c for c in (Derby(), Kafka(), Moto(), Search())}
+
+def _registry(settings: Settings) -> dict[str, Component]:
+    """Every component: the base stack, then the Spark cluster (master, workers, Thrift Server)."""
+    return {c.name: c for c in (Derby(), Kafka(), Moto(), Search(), *cluster_components(settings))}
+
+
+def cluster_names(settings: Settings) -> list[str]:
+    return [c.name for c in cluster_components(settings)]
+
+
+def _cluster_marker(settings: Settings) -> Path:
+    """Present while the cluster is part of the stack: `status` reports it and `up` restarts what died."""
+    return settings.stack_dir / "cluster.enabled"
+
+
+def cluster_enabled(settings: Settings) -> bool:
+    return _cluster_marker(settings).exists()
+
+
+def default_names(settings: Settings, cluster: bool = False) -> list[str]:
+    """What `stack up` starts: the base stack, and the cluster when asked for or already part of it."""
+    return [*COMPONENTS, *(cluster_names(settings) if cluster or cluster_enabled(settings) else [])]
 
 
 @dataclass(frozen=True)
@@ -40,11 +63,12 @@ class ComponentStatus:
     detail: str
 
 
-def _components(names: Sequence[str]) -> list[Component]:
-    unknown = [n for n in names if n not in _REGISTRY]
+def _components(settings: Settings, names: Sequence[str]) -> list[Component]:
+    registry = _registry(settings)
+    unknown = [n for n in names if n not in registry]
     if unknown:
-        raise StackError(f"unknown stack component(s) {unknown}; choose from {list(COMPONENTS)}")
-    return [_REGISTRY[n] for n in dict.fromkeys(names)]
+        raise StackError(f"unknown stack component(s) {unknown}; choose from {list(registry)}")
+    return [registry[n] for n in dict.fromkeys(names)]
 
 
 def _pidfile(settings: Settings, component: Component) -> PidFile:
@@ -61,14 +85,21 @@ def _check_ports(settings: Settings, component: Component) -> None:
             )
 
 
-def up(settings: Settings, components: Sequence[str] = COMPONENTS) -> None:
+def up(settings: Settings, components: Sequence[str] | None = None) -> None:
     """Start, health-check and provision the components; those already running are left as they are.
+
+    Without a list: the base stack, and the cluster if it is part of the stack (so a dead worker or
+    Thrift Server comes back).
 
     All processes are launched first and then waited for, so slow starters start in parallel.
     """
     started: list[Component] = []
+    chosen = _components(settings, default_names(settings) if components is None else components)
+    if any(c.name in cluster_names(settings) for c in chosen):
+        _cluster_marker(settings).parent.mkdir(parents=True, exist_ok=True)
+        _cluster_marker(settings).touch()
     try:
-        waiting = [(component, _launch(settings, component, started)) for component in _components(components)]
+        waiting = [(component, _launch(settings, component, started)) for component in chosen]
         for component, process in waiting:
             wait_until(
                 lambda c=component: c.healthy(settings),
@@ -117,14 +148,20 @@ def _stop(settings: Settings, components: Sequence[Component]) -> None:
         pidfile.remove()
 
 
-def down(settings: Settings, components: Sequence[str] = COMPONENTS) -> None:
-    """Stop the components (SIGTERM, then SIGKILL after a timeout, whole process group); no process stays."""
-    _stop(settings, list(reversed(_components(components))))
+def down(settings: Settings, components: Sequence[str] | None = None) -> None:
+    """Stop the components (SIGTERM, then SIGKILL after a timeout, whole process group); no process stays.
+
+    Without a list: every component, the cluster included, which stops being part of the stack.
+    """
+    names = list(components) if components is not None else list(_registry(settings))
+    _stop(settings, list(reversed(_components(settings, names))))
+    if components is None:
+        _cluster_marker(settings).unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> list[ComponentStatus]:
     result = []
-    for component in _components(COMPONENTS):
+    for component in _components(settings, default_names(settings)):
         pid = _pidfile(settings, component).live_pid()
         endpoint = component.endpoint(settings)
         if pid is None:
