@@ -334,3 +334,69 @@ def test_models_and_macros_are_sqlfluff_clean(project, settings, monkeypatch: py
         for v in record["violations"]
     ]
     assert problems == []
+
+
+STAGING = (
+    "silver.stg_session_manager__session_events",
+    "silver.stg_streamer__stream_metrics",
+    "silver.stg_client__client_logs",
+    "silver.stg_billing__billing_logs",
+)
+# current_timestamp() of the build that wrote a row, and the arrival time of the copy of an identical
+# re-delivery that silver keeps (the first within one build; a later build's merge may take the later one).
+BUILD_TIME_COLUMNS = ("updated_at", "_loaded_at", "_ingested_at")
+
+
+def _rows(spark, table: str) -> list[tuple]:
+    frame = spark.table(table)
+    frame = frame.select(*sorted(c for c in frame.columns if c not in BUILD_TIME_COLUMNS))
+    return sorted(tuple(str(v) for v in row) for row in frame.collect())
+
+
+def test_plain_dbt_over_the_thrift_server_builds_the_same_tables_and_serves_bi_clients(
+    project, spark, settings, components, tmp_path: Path
+):
+    """The last test of the module: it rebuilds every model. dbt's own CLI (no sessionlake in between)
+    with `--target thrift` against the stack's Spark Thrift Server, a full refresh of every model from
+    the bronze the session target built from; then an analyst's HiveServer2 client (PyHive) reads gold."""
+    import subprocess
+    import sys
+
+    from pyhive import hive
+
+    from sessionlake.core.dbt import profile_env
+
+    components.require("thrift")
+    before = {table: _rows(spark, table) for table in STAGING}  # gold was restored by the maintenance test
+    vault_before = {r["user_key"] for r in spark.table("pii.pii_players").collect()}
+    dbt = Path(sys.executable).parent / "dbt"
+    flags = ["--target", "thrift", "--profiles-dir", "profiles", "--target-path", str(tmp_path / "target")]
+    flags += ["--log-path", str(tmp_path / "logs")]
+    env = {**os.environ, **profile_env(settings)}
+    for args in (["run", "--full-refresh"], ["test", "--select", "sessions"]):
+        done = subprocess.run(
+            [str(dbt), *args, *flags], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, done.stdout[-4000:]
+
+    history = spark.sql("describe history gold.sessions limit 1").collect()[0]
+    assert history["operation"] in ("CREATE OR REPLACE TABLE AS SELECT", "REPLACE TABLE AS SELECT")
+    assert {table: _rows(spark, table) for table in before} == before
+    assert_matches(gold(spark), expected_sessions([BATCH_1, BATCH_2, LATE], os.environ["SESSIONLAKE_PII_SECRET"]))
+    assert {r["user_key"] for r in spark.table("pii.pii_players").collect()} == vault_before
+    secret = os.environ["SESSIONLAKE_PII_SECRET"]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="ignore"), path
+
+    # An analyst's session: gold as the session target sees it, and no PII key to read.
+    connection = hive.connect(host="127.0.0.1", port=settings.ports.thrift, username="analyst")
+    cursor = connection.cursor()
+    served_columns = "session_id, user_key, status, duration_seconds, metric_samples, avg_fps, crashed"
+    cursor.execute(f"select {served_columns} from gold.sessions")
+    served = sorted(cursor.fetchall(), key=lambda row: row[0])
+    local = spark.sql(f"select {served_columns} from gold.sessions order by session_id").collect()
+    assert served == [tuple(row) for row in local]
+    cursor.execute("select '${spark.sessionlake.pii.hashkey}', '${spark.sessionlake.pii.masterkey}'")
+    assert cursor.fetchall() == [("", "")]
+    connection.close()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dbt.cli.main import dbtRunner
 
-from sessionlake.core.settings import REPO_ROOT, Settings
+from sessionlake.core.settings import REPO_ROOT, Settings, environment_overlay
 
 
 @dataclass(frozen=True)
@@ -57,23 +55,9 @@ def profile_env(settings: Settings) -> dict[str, str]:
     return {"SESSIONLAKE_THRIFT_HOST": settings.thrift_host, "SESSIONLAKE_THRIFT_PORT": str(settings.ports.thrift)}
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def invoke(settings: Settings, args: list[str], callbacks: list[Callable[[Any], None]] | None = None) -> Any:
     """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult. `callbacks` receive
     every dbt event (e.g. the messages a run-operation's macro logs)."""
     project = dbt_project(settings)
-    with _environment(profile_env(settings)):
+    with environment_overlay(profile_env(settings)):
         return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])

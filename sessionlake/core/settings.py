@@ -8,9 +8,11 @@ module reads the environment for a setting (a test checks it). docs/configuratio
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,6 +142,21 @@ def secret(name: str) -> str:
     if name not in SECRETS:
         raise KeyError(f"{name} is not a declared secret")
     return os.environ.get(name, "")
+
+
+@contextlib.contextmanager
+def environment_overlay(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these variables for the duration (for a library that reads its own, as dbt's env_var() does)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
