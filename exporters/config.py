@@ -6,8 +6,8 @@ Credentials come only from the environment, through the settings, and are kept o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from sessionlake.core import storage
 from sessionlake.core.errors import ConfigurationError
 from sessionlake.core.settings import Settings
 from sessionlake.exporters.engines import engine_for
@@ -53,7 +53,7 @@ class ExportConfig:
     """What to export where, and how hard to try."""
 
     search: SearchConfig
-    cursor_dir: Path
+    cursor_dir: str  # URI of the cursors' folder
     table: str = "gold.sessions"
     index: str = "sessions"
     dead_letter_table: str = "gold.export_dead_letters"
@@ -68,7 +68,7 @@ class ExportConfig:
         export = settings.export
         return cls(
             search=SearchConfig.from_settings(settings),
-            cursor_dir=settings.checkpoints / "export",
+            cursor_dir=storage.join(settings.checkpoints, "export"),
             table=export.table,
             index=export.index,
             dead_letter_table=export.dead_letter_table,

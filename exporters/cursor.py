@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sessionlake.core import storage
 from sessionlake.core.errors import SessionlakeError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 class CursorError(SessionlakeError):
@@ -26,18 +28,21 @@ class Cursor:
 
 
 class CursorStore:
-    """One JSON file per (table, index), replaced atomically (write, fsync, rename, fsync dir)."""
+    """One JSON file per (table, index) under the checkpoint location, replaced atomically (a local folder:
+    write, fsync, rename, fsync dir; object storage: one whole-object PUT)."""
 
-    def __init__(self, directory: Path, table: str, index: str) -> None:
+    def __init__(self, directory: str, table: str, index: str, spark: SparkSession | None = None) -> None:
         self.table = table
         self.index = index
-        self.path = directory / f"{table}--{index}.json"
+        self.path = storage.join(str(directory), f"{table}--{index}.json")
+        self.files = storage.files(self.path, spark)
 
     def load(self) -> Cursor | None:
-        if not self.path.exists():
+        text = self.files.read_text(self.path)
+        if text is None:
             return None
         try:
-            raw = json.loads(self.path.read_text())
+            raw = json.loads(text)
             cursor = Cursor(
                 table=raw["table"],
                 table_id=raw["table_id"],
@@ -52,23 +57,8 @@ class CursorStore:
         return cursor
 
     def save(self, cursor: Cursor) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = asdict(cursor) | {"saved_at": datetime.now(timezone.utc).isoformat()}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(body, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        self.files.replace_text(self.path, json.dumps(body))
 
     def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
+        self.files.delete(self.path)

@@ -84,7 +84,7 @@ class Exporter:
         self.spark = spark
         self.config = config
         self.index = index or SearchIndex(config)
-        self.cursors = CursorStore(config.cursor_dir, config.table, config.index)
+        self.cursors = CursorStore(config.cursor_dir, config.table, config.index, spark)
 
     def reindex(self) -> None:
         """Drop the index and the cursor; the next run rebuilds the index from a snapshot."""

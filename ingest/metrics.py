@@ -14,7 +14,6 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark import SparkContext
@@ -24,6 +23,7 @@ from pyspark.sql.streaming import StreamingQueryListener
 from pyspark.sql.streaming.listener import JStreamingQueryListener
 from pyspark.sql.types import DateType, DoubleType, LongType, StringType, StructField, StructType, TimestampType
 
+from sessionlake.core import storage
 from sessionlake.core.settings import Settings
 from sessionlake.ingest.readers import reader_for
 from sessionlake.ingest.tables import ensure_table
@@ -59,8 +59,8 @@ METRICS_SCHEMA = StructType(
 )
 
 
-def metrics_path(settings: Settings) -> Path:
-    return settings.lake / "ops" / "ingest_metrics"
+def metrics_path(settings: Settings) -> str:
+    return storage.join(settings.lake, "ops", "ingest_metrics")
 
 
 class _ProgressJson(JStreamingQueryListener):

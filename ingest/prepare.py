@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, StringType, StructField, StructType
 
+from sessionlake.core import storage
 from sessionlake.core.settings import Settings
 from sessionlake.ingest.config import SourceConfig, SourceConfigError
 from sessionlake.ingest.parsing import REASON, parse
@@ -36,7 +36,7 @@ class PreparedSource:
     config: SourceConfig
     rules: RecordRules
     routes: list[Route]
-    checkpoint: Path
+    checkpoint: str  # URI
 
     @property
     def name(self) -> str:
@@ -131,7 +131,7 @@ def prepare_source(spark: SparkSession, settings: Settings, source: SourceConfig
             ensure_table(spark, route.name, route.path, schema, pii=source.pii)
         except TableSchemaError as exc:
             raise SourceConfigError([f"{source.file}: schema: {exc}"]) from exc
-    return PreparedSource(source, rules, routes, settings.checkpoints / source.name)
+    return PreparedSource(source, rules, routes, storage.join(settings.checkpoints, source.name))
 
 
 def prepare(spark: SparkSession, settings: Settings, sources: list[SourceConfig]) -> list[PreparedSource]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -22,7 +21,7 @@ class Route:
     """One target table of a source, resolved against the transform's output."""
 
     table: str
-    path: Path
+    path: str  # URI of the table
     where: str | None
     columns: tuple[str, ...]  # output columns, in order, without the ingest columns
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -93,7 +92,7 @@ def exclude_pii_from_stats(spark: SparkSession, table: str, schema: StructType, 
         spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('{STATS_COLUMNS}' = '{wanted}')")
 
 
-def ensure_table(spark: SparkSession, name: str, path: Path, schema: StructType, pii: Collection[str] = ()) -> None:
+def ensure_table(spark: SparkSession, name: str, path: str, schema: StructType, pii: Collection[str] = ()) -> None:
     """Create the Delta table at `path` registered as `name` (schema.table), or add the new columns.
 
     Columns are only ever added: a column whose type changed raises TableSchemaError; a column no

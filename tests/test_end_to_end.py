@@ -1,5 +1,7 @@
-"""The whole pipeline as a user runs it, on a private local stack: `sessionlake stack up`, `generate`, `run`
-(ingest -> dbt build -> export), twice (on-time data, then late logs).
+"""The whole pipeline as a user runs it, on a private local stack: `sessionlake stack up --cluster`, `generate`,
+`run` (ingest -> dbt build -> export), twice (on-time data, then late logs). Deployed as production runs it:
+the lake and the checkpoints in their own buckets on the stack's S3 (s3a://), the streams on the Spark
+standalone cluster, dbt through the Spark Thrift Server.
 
 The generator knows the truth: gold `sessions` must equal it column by column, and the search index must
 hold the same documents. Bad records must be in quarantine, not lost. The CLI runs in subprocesses with
@@ -17,12 +19,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from pyspark.sql import functions as F
 
-from sessionlake.core.settings import Ports, Settings
+from sessionlake.core.settings import Ports, Settings, environment_overlay
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, plan, truth
 from sessionlake.privacy.keys import pseudonymize
 from tests.conftest import PORT_BASE
@@ -78,8 +80,19 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     base = PORT_BASE + 500
-    ports = Ports(kafka=base + 92, kafka_controller=base + 93, moto=base + 50, search=base + 200, derby=base + 27)
+    ports = Ports(
+        kafka=base + 92,
+        kafka_controller=base + 93,
+        moto=base + 50,
+        search=base + 200,
+        derby=base + 27,
+        thrift=base + 10,
+        spark_master=base + 77,
+        spark_master_ui=base + 80,
+        spark_worker_ui=base + 81,
+    )
     home = tmp_path_factory.mktemp("e2e-home")
+    run = secrets.token_hex(4)
     env = dict(os.environ)
     env |= {
         "SESSIONLAKE_HOME": str(home),
@@ -88,21 +101,35 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "SESSIONLAKE_MOTO_PORT": str(ports.moto),
         "SESSIONLAKE_SEARCH_PORT": str(ports.search),
         "SESSIONLAKE_DERBY_PORT": str(ports.derby),
+        "SESSIONLAKE_THRIFT_PORT": str(ports.thrift),
+        "SESSIONLAKE_SPARK_MASTER_PORT": str(ports.spark_master),
+        "SESSIONLAKE_SPARK_MASTER_UI_PORT": str(ports.spark_master_ui),
+        "SESSIONLAKE_SPARK_WORKER_UI_PORT": str(ports.spark_worker_ui),
+        "SESSIONLAKE_SPARK_MASTER": "stack",
+        "SESSIONLAKE_DBT_TARGET": "thrift",
+        "SESSIONLAKE_LAKE_URI": f"s3a://lake-{run}/sessionlake",
+        "SESSIONLAKE_CHECKPOINT_URI": f"s3a://checkpoints-{run}/sessionlake",
+        "SESSIONLAKE_DRIVER_MEMORY": "2g",
         "SESSIONLAKE_PII_SECRET": secrets.token_hex(32),
     }
-    deployed = Deployment(settings=Settings(home=home, ports=ports), env=env)
-    deployed.cli("stack", "up")
+    with environment_overlay(env):
+        settings = Settings(home=home, ports=ports)
+    deployed = Deployment(settings=settings, env=env)
+    deployed.cli("stack", "up", "--cluster")
     yield deployed
     deployed.cli("stack", "down")
 
 
-def _delta_path(root: Path) -> str:
-    assert (root / "_delta_log").is_dir(), f"no Delta table at {root}"
-    return str(root)
+def _delta(spark, settings: Settings, uri: str):
+    """A Delta table of the deployment's lake, read by this process from the deployment's own S3 endpoint."""
+    for bucket in {urlparse(settings.lake).netloc, urlparse(settings.checkpoints).netloc}:
+        hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
+        hadoop.set(f"fs.s3a.bucket.{bucket}.endpoint", settings.aws_endpoint)
+    return spark.read.format("delta").load(uri)
 
 
 def _gold(spark, settings: Settings) -> dict[str, dict]:
-    frame = spark.read.format("delta").load(_delta_path(settings.warehouse / "gold.db" / "sessions"))
+    frame = _delta(spark, settings, f"{settings.warehouse}/gold.db/sessions")
     for column in (*TIME_COLUMNS, "updated_at"):
         frame = frame.withColumn(column, F.unix_millis(column))
     return {row["session_id"]: row.asDict() for row in frame.collect()}
@@ -167,7 +194,7 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     assert changed and changed <= late_sessions
 
     # Bad records are quarantined with a reason, one row per malformed record delivered.
-    quarantine = spark.read.format("delta").load(_delta_path(settings.bronze_path("quarantine")))
+    quarantine = _delta(spark, settings, settings.bronze_path("quarantine"))
     assert quarantine.count() == sum(workload.malformed_counts([MAIN, LATE]).values())
     assert quarantine.where("_reason is null or _reason = ''").count() == 0
 

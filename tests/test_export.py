@@ -68,7 +68,7 @@ def names(spark: SparkSession, search: str, settings: Settings, tmp_path: Path) 
     spark.sql(f"CREATE SCHEMA {schema}")
     config = ExportConfig(
         search=SearchConfig.from_settings(settings),
-        cursor_dir=tmp_path / "cursors",
+        cursor_dir=str(tmp_path / "cursors"),
         table=f"{schema}.sessions",
         index=f"sessions-{suffix}",
         dead_letter_table=f"{schema}.export_dead_letters",
@@ -282,7 +282,7 @@ def test_transient_refusals_are_retried_until_accepted(spark, settings, names) -
 
 
 def test_killed_exporter_resumes_without_loss_or_duplicates(spark, settings, names) -> None:
-    table, config = names["table"], replace(names["config"], cursor_dir=settings.checkpoints / "export")
+    table, config = names["table"], replace(names["config"], cursor_dir=f"{settings.checkpoints}/export")
     _create(spark, table)
     spark.sql(f"INSERT INTO {table} VALUES {_row('s0')}")
     export(settings, spark, config=config)

@@ -94,22 +94,23 @@ def test_cdf_unavailable_errors_are_recognised() -> None:
 
 
 def test_cursor_round_trip_and_atomic_replace(tmp_path: Path) -> None:
-    store = CursorStore(tmp_path / "export", "gold.sessions", "sessions")
+    store = CursorStore(str(tmp_path / "export"), "gold.sessions", "sessions")
     assert store.load() is None
     store.save(Cursor("gold.sessions", "id-1", "sessions", 3, 1_700_000_000_000))
     store.save(Cursor("gold.sessions", "id-1", "sessions", 5, 1_700_000_001_000))
     assert store.load() == Cursor("gold.sessions", "id-1", "sessions", 5, 1_700_000_001_000)
-    assert [p.name for p in store.path.parent.iterdir()] == [store.path.name]  # no temp files left
+    assert [p.name for p in (tmp_path / "export").iterdir()] == ["gold.sessions--sessions.json"]  # no temp files
     store.clear()
     assert store.load() is None
 
 
 def test_cursor_errors_name_the_file(tmp_path: Path) -> None:
-    store = CursorStore(tmp_path, "gold.sessions", "sessions")
-    store.path.write_text("{not json")
+    store = CursorStore(str(tmp_path), "gold.sessions", "sessions")
+    path = tmp_path / "gold.sessions--sessions.json"
+    path.write_text("{not json")
     with pytest.raises(CursorError, match="unreadable"):
         store.load()
-    store.path.write_text(
+    path.write_text(
         json.dumps({"table": "gold.other", "table_id": "x", "index": "sessions", "version": 1, "commit_millis": 1})
     )
     with pytest.raises(CursorError, match="gold.other"):
@@ -124,7 +125,7 @@ def test_config_from_env_and_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setenv("SESSIONLAKE_EXPORT_MAX_VERSIONS", "7")
     config = ExportConfig.from_settings(Settings(home=tmp_path))
     assert (config.search.engine, config.table, config.max_versions_per_batch) == ("opensearch", "gold.other", 7)
-    assert config.cursor_dir == tmp_path / "checkpoints" / "export"
+    assert config.cursor_dir == str(tmp_path / "checkpoints" / "export")
     assert "hunter2-secret" not in repr(config)
     monkeypatch.setenv("SESSIONLAKE_EXPORT_MAX_VERSIONS", "zero")
     with pytest.raises(ConfigurationError, match="SESSIONLAKE_EXPORT_MAX_VERSIONS"):

@@ -36,7 +36,7 @@ def test_a_broker_restart_mid_stream_neither_stops_the_stream_nor_loses_records(
     create_topic(kafka, names["topic"])
     produce(kafka, names["topic"], [metric(i) for i in range(10)])
     config_dir = write_source(tmp_path / "src", names)
-    table = settings.bronze_path(names["table"])
+    table = Path(settings.bronze_path(names["table"]))
     stop = threading.Event()
     reports: list[IngestReport] = []
     options = {"once": False, "config_dir": config_dir, "trigger": "1 second", "stop": stop}

@@ -119,7 +119,7 @@ def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing(
     bad = [f"bad {i}" for i in range(30)]
     produce(kafka, names["topic"], [r for pair in zip(good[:30], bad, strict=True) for r in pair] + good[30:])
     config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about 20 batches
-    table = settings.bronze_path(names["table"])
+    table = Path(settings.bronze_path(names["table"]))
     log = tmp_path / "sigterm.log"
 
     # SIGTERM: the batch in flight finishes, the process exits 0.

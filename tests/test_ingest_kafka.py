@@ -303,7 +303,7 @@ def test_invalid_configuration_is_rejected_before_anything_starts(
     with pytest.raises(SourceConfigError) as error:
         run(settings, spark, once=True, config_dir=source_dir)
     assert f"{file}: transform: " in str(error.value) and "no_such_column" in str(error.value)
-    assert not settings.bronze_path(names["table"]).exists()
+    assert not Path(settings.bronze_path(names["table"])).exists()
 
 
 def test_coordinates_are_the_json_of_topic_partition_and_offset(spark) -> None:

@@ -204,10 +204,10 @@ def test_forget_erases_the_player_everywhere_and_audits_without_pii(lake, spark,
     assert sessions <= {r["session_id"] for r in spark.table("pii.forgotten_sessions").collect()}
     # History: no data file of any version (nor change data) still holds the player, and no file at all,
     # transaction log included (statistics, commit info), holds a raw value.
-    assert not (raw | links) & strings_in_lake_files(pii_settings.lake)
-    assert raw_in_lake_files(pii_settings.lake, raw) == []
+    assert not (raw | links) & strings_in_lake_files(Path(pii_settings.lake))
+    assert raw_in_lake_files(Path(pii_settings.lake), raw) == []
     secrets = {os.environ["SESSIONLAKE_PII_SECRET"], os.environ["SESSIONLAKE_PII_MASTER_KEY"]}
-    assert raw_in_lake_files(pii_settings.lake, secrets) == []  # erasure SQL hashes in plans, never in the log
+    assert raw_in_lake_files(Path(pii_settings.lake), secrets) == []  # erasure SQL hashes in plans, never in the log
     with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):
         spark.sql(f"select * from gold.sessions version as of {gold_before}").collect()
     # The index: the player's documents are gone, the others stay.
@@ -275,7 +275,7 @@ def test_late_data_of_a_forgotten_player_does_not_bring_them_back(lake, spark, p
     assert report.history_purged
     for table, values in table_values(spark, ("bronze",)).items():
         assert not (raw | links) & values, table
-    assert raw_in_lake_files(pii_settings.lake / "bronze", raw) == []
+    assert raw_in_lake_files(Path(pii_settings.lake) / "bronze", raw) == []
 
 
 def test_the_forget_player_run_operation_alone_and_the_exporter_erase_the_player(lake, spark, pii_settings):
@@ -308,4 +308,4 @@ def test_bronze_retention_deletes_and_purges_old_rows(lake, spark, pii_settings)
     report = apply_retention(pii_settings, spark, days=7)
     assert report.rows_deleted["bronze.billing_logs"] == 1 and report.history_purged
     assert spark.table("bronze.billing_logs").where("user_id = 'retention-victim'").count() == 0
-    assert "retention-victim" not in strings_in_lake_files(pii_settings.bronze_path("billing_logs"))
+    assert "retention-victim" not in strings_in_lake_files(Path(pii_settings.bronze_path("billing_logs")))

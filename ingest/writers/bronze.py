@@ -10,12 +10,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property, reduce
-from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from sessionlake.core import storage
 from sessionlake.ingest.parsing import REASON
 from sessionlake.ingest.routing import Route, transform, unrouted
 from sessionlake.ingest.tables import QUARANTINE_SCHEMA
@@ -51,9 +51,12 @@ class BatchResult:
     latency_ms: dict[str, float] = field(default_factory=dict)
 
 
-def query_id(checkpoint: Path) -> str:
+def query_id(checkpoint: str, spark: SparkSession) -> str:
     """The streaming query's id, stable for the life of its checkpoint (Spark writes it at first start)."""
-    return json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"]
+    text = storage.files(checkpoint, spark).read_text(storage.join(checkpoint, "metadata"))
+    if text is None:
+        raise FileNotFoundError(f"no streaming query metadata in {checkpoint}")
+    return json.loads(text.splitlines()[0])["id"]
 
 
 OBSERVATION_WAIT_SECONDS = 10.0
@@ -105,8 +108,8 @@ class BronzeWriter:
         source: str,
         sql: str | None,
         routes: list[Route],
-        quarantine_path: Path,
-        checkpoint: Path,
+        quarantine_path: str,
+        checkpoint: str,
         event_time: str | None,
         on_batch: Callable[[BatchResult], None],
     ) -> None:
@@ -121,7 +124,7 @@ class BronzeWriter:
 
     def app_id(self, table: str) -> str:
         if self._query_id is None:
-            self._query_id = query_id(self.checkpoint)
+            raise RuntimeError("a table's app id is known from the first batch on")
         return f"ingest:{self.source}:{table}:{self._query_id}"
 
     @property
@@ -130,6 +133,8 @@ class BronzeWriter:
         return not self.sql and len(self.routes) == 1 and self.routes[0].where is None
 
     def __call__(self, parsed: DataFrame, batch_id: int) -> None:
+        if self._query_id is None:
+            self._query_id = query_id(self.checkpoint, parsed.sparkSession)
         batch = batch_columns(parsed.sparkSession, batch_id, datetime.now(timezone.utc))
         if self._single_table:
             result = self._write_observed(parsed, batch_id, batch)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pyspark.sql import DataFrame
 
 
-def append_once(frame: DataFrame, path: Path, app_id: str, batch_id: int) -> None:
+def append_once(frame: DataFrame, path: str, app_id: str, batch_id: int) -> None:
     """Append unless this (app_id, batch_id) is already committed to the table.
 
     Delta records `txnAppId`/`txnVersion` in the same commit as the data and skips a write whose

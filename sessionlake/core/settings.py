@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sessionlake.core import storage
 from sessionlake.core.errors import EXIT_CODE_MEANINGS, ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,18 @@ _G_CLUSTER = "Spark cluster and Thrift Server (local stack)"
 
 _DECLARED = (
     Variable("SESSIONLAKE_HOME", "<repo>/.sessionlake", "state folder: lake, checkpoints, stack, dbt target", _G_STATE),
+    Variable(
+        "SESSIONLAKE_LAKE_URI",
+        "<home>/lake",
+        "root of every Delta table (bronze, silver, gold, ops): a folder or a Hadoop URI such as s3a://bucket/lake",
+        _G_STATE,
+    ),
+    Variable(
+        "SESSIONLAKE_CHECKPOINT_URI",
+        "<home>/checkpoints",
+        "streaming checkpoints, s3-sqs discovery logs and the exporter's cursor (may be its own bucket)",
+        _G_STATE,
+    ),
     Variable("SESSIONLAKE_JARS", "<repo>/.cache/jars", "the jar cache `make jars` fills from Maven Central", _G_STATE),
     Variable(
         "SESSIONLAKE_SPARK_MASTER",
@@ -68,7 +81,7 @@ _DECLARED = (
     Variable("SESSIONLAKE_SPARK_MASTER_UI_PORT", "18080", "its web UI", _G_PORTS),
     Variable("SESSIONLAKE_SPARK_WORKER_UI_PORT", "18081", "web UI of the first worker (worker n: + n - 1)", _G_PORTS),
     Variable("SESSIONLAKE_SPARK_WORKERS", "1", "standalone workers `stack up --cluster` starts", _G_CLUSTER),
-    Variable("SESSIONLAKE_SPARK_WORKER_CORES", "2", "cores each worker offers (slots: may exceed CPUs)", _G_CLUSTER),
+    Variable("SESSIONLAKE_SPARK_WORKER_CORES", "4", "cores each worker offers (slots: may exceed CPUs)", _G_CLUSTER),
     Variable("SESSIONLAKE_SPARK_WORKER_MEMORY", "2g", "memory each worker offers its executors", _G_CLUSTER),
     Variable("SESSIONLAKE_SPARK_DAEMON_MEMORY", "512m", "heap of the master and worker processes", _G_CLUSTER),
     Variable("SESSIONLAKE_THRIFT_MEMORY", "1g", "driver heap of the Thrift Server", _G_CLUSTER),
@@ -245,6 +258,8 @@ class Settings:
     """Where things live and how to reach them; production overrides these through the environment."""
 
     home: Path = field(default_factory=lambda: _path("SESSIONLAKE_HOME", REPO_ROOT / ".sessionlake"))
+    lake_uri_override: str | None = field(default_factory=lambda: env("SESSIONLAKE_LAKE_URI"))
+    checkpoint_uri_override: str | None = field(default_factory=lambda: env("SESSIONLAKE_CHECKPOINT_URI"))
     jars_dir: Path = field(default_factory=lambda: _path("SESSIONLAKE_JARS", REPO_ROOT / ".cache" / "jars"))
     ports: Ports = field(default_factory=Ports)
     spark_master: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_MASTER"))
@@ -275,16 +290,18 @@ class Settings:
         )
 
     @property
-    def lake(self) -> Path:
-        return self.home / "lake"
+    def lake(self) -> str:
+        """The lake's root URI: a local folder (absolute path) or e.g. s3a://bucket/prefix."""
+        return storage.normalise(self.lake_uri_override or str(self.home / "lake"))
 
     @property
-    def warehouse(self) -> Path:
-        return self.lake / "warehouse"
+    def warehouse(self) -> str:
+        """spark.sql.warehouse.dir: where dbt's silver, gold and pii tables live."""
+        return storage.join(self.lake, "warehouse")
 
     @property
-    def checkpoints(self) -> Path:
-        return self.home / "checkpoints"
+    def checkpoints(self) -> str:
+        return storage.normalise(self.checkpoint_uri_override or str(self.home / "checkpoints"))
 
     @property
     def stack_dir(self) -> Path:
@@ -327,8 +344,8 @@ class Settings:
     def metastore_url(self) -> str:
         return self.metastore_url_override or (f"jdbc:derby://127.0.0.1:{self.ports.derby}/metastore_db;create=true")
 
-    def bronze_path(self, table: str) -> Path:
-        return self.lake / "bronze" / table
+    def bronze_path(self, table: str) -> str:
+        return storage.join(self.lake, "bronze", table)
 
 
 def load() -> Settings:

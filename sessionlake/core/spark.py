@@ -10,6 +10,7 @@ from pyspark.sql import SparkSession
 
 from sessionlake.core.errors import ConfigurationError
 from sessionlake.core.settings import Settings, secret
+from sessionlake.core.storage import check_location
 
 
 class MissingJarsError(ConfigurationError):
@@ -145,4 +146,6 @@ def get_session(settings: Settings, app_name: str = "sessionlake") -> SparkSessi
     for key, value in _secret_conf().items():
         spark.conf.set(key, value)
     spark.sparkContext.setLogLevel(settings.spark.log_level)
+    check_location(spark, settings.lake, "SESSIONLAKE_LAKE_URI")
+    check_location(spark, settings.checkpoints, "SESSIONLAKE_CHECKPOINT_URI")
     return spark

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
@@ -135,3 +136,15 @@ def provision_log_bucket(settings: Settings, bucket: LogBucket) -> None:
 def provision_log_buckets(settings: Settings) -> None:
     for bucket in LOG_BUCKETS:
         provision_log_bucket(settings, bucket)
+
+
+LAKE_SCHEMES = ("s3a", "s3")
+
+
+def provision_state_buckets(settings: Settings) -> None:
+    """The buckets the lake and checkpoint URIs name, when they are on this endpoint (e.g. s3a://lake/...)."""
+    s3 = aws_client(settings, "s3")
+    for uri in (settings.lake, settings.checkpoints):
+        parsed = urlparse(uri)
+        if parsed.scheme in LAKE_SCHEMES and parsed.netloc:
+            _ensure_bucket(s3, parsed.netloc)

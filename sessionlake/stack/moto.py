@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from sessionlake.core.settings import Settings
-from sessionlake.stack.aws import provision_log_buckets
+from sessionlake.stack.aws import provision_log_buckets, provision_state_buckets
 from sessionlake.stack.component import Component, Launch, Port
 from sessionlake.stack.process import StackError
 
@@ -46,3 +46,4 @@ class Moto(Component):
 
     def provision(self, settings: Settings) -> None:
         provision_log_buckets(settings)
+        provision_state_buckets(settings)

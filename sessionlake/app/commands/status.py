@@ -67,7 +67,7 @@ def _print_gold_and_export(settings: Settings, spark: SparkSession) -> None:
     updated = spark.sql(f"select count(*) as n, max(updated_at) as at from {config.table}").collect()[0]
     print(f"  {config.table:<16} {updated['n']} rows, version {last['version']}, last change {updated['at']}")
     try:
-        cursor = CursorStore(config.cursor_dir, config.table, config.index).load()
+        cursor = CursorStore(config.cursor_dir, config.table, config.index, spark).load()
     except CursorError as exc:
         print(f"  export cursor unreadable: {exc}")
         return
