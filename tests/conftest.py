@@ -23,9 +23,10 @@ PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000")) + 1000 * 
 # Workers take whole modules (`--dist loadfile`) in collection order, so starting with these keeps one
 # long module from running alone at the end.
 SLOWEST_FIRST = (
+    "test_end_to_end.py",  # ~650 (cluster, s3a lake, Thrift Server build; December 2026)
     "test_pii_erasure.py",  # ~430
-    "test_end_to_end.py",  # ~275
-    "test_dbt_build.py",  # ~230
+    "test_dbt_build.py",  # ~380 (with the Thrift Server full refresh)
+    "test_cluster.py",  # ~150
     "test_ingest_exactly_once.py",  # ~145
     "test_s3_sqs_crash.py",  # ~105
     "test_export.py",  # ~100
