@@ -52,6 +52,13 @@ class S3SqsOptions:
     queue: str
     bucket: str | None = None
     max_files_per_trigger: int | None = None
+    # What `sessionlake provision` sets up (ingest/readers/s3_sqs/provision.py): an SNS topic between the
+    # bucket and the queue (None: S3 notifies the queue directly), the notification's key filters, and
+    # the receives before a message goes to the dead-letter queue.
+    sns_topic: str | None = None
+    prefix: str = ""
+    suffix: str = ""
+    max_receive_count: int = 5
     extra: Mapping[str, str] = field(default_factory=dict)  # further s3-sqs source options
 
 
@@ -171,7 +178,7 @@ _KAFKA_KEYS = {
     "include_headers",
     "options",
 }
-_S3_KEYS = {"queue", "bucket", "max_files_per_trigger", "options"}
+_S3_KEYS = {"queue", "bucket", "max_files_per_trigger", "options", "sns_topic", "prefix", "suffix", "max_receive_count"}
 _TARGET_KEYS = {"table", "where", "columns"}
 _UDF_KEYS = {"name", "function", "return_type"}
 
@@ -244,6 +251,10 @@ def _s3_sqs(chk: _Checker, data: Any) -> S3SqsOptions | None:
         bucket=chk.get(data, "bucket", str, "s3_sqs.bucket"),
         max_files_per_trigger=chk.positive(data, "max_files_per_trigger", "s3_sqs.max_files_per_trigger"),
         extra=_options(chk, data, "s3_sqs.options"),
+        sns_topic=chk.get(data, "sns_topic", str, "s3_sqs.sns_topic"),
+        prefix=chk.get(data, "prefix", str, "s3_sqs.prefix") or "",
+        suffix=chk.get(data, "suffix", str, "s3_sqs.suffix") or "",
+        max_receive_count=chk.positive(data, "max_receive_count", "s3_sqs.max_receive_count") or 5,
     )
 
 

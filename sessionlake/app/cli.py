@@ -12,7 +12,20 @@ from sessionlake.core.local_env import prepare_local_env
 from sessionlake.core.settings import load
 
 # Each module exposes add_parser(subparsers) and sets `func(args, settings) -> int` on its parser.
-COMMANDS = ("stack", "generate", "ingest", "build", "export", "run", "demo", "status", "sql", "forget", "retention")
+COMMANDS = (
+    "stack",
+    "provision",
+    "generate",
+    "ingest",
+    "build",
+    "export",
+    "run",
+    "demo",
+    "status",
+    "sql",
+    "forget",
+    "retention",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
