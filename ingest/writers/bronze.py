@@ -53,6 +53,7 @@ class BatchResult:
 
 def query_id(checkpoint: str, spark: SparkSession) -> str:
     """The streaming query's id, stable for the life of its checkpoint (Spark writes it at first start)."""
+    checkpoint = str(checkpoint)
     text = storage.files(checkpoint, spark).read_text(storage.join(checkpoint, "metadata"))
     if text is None:
         raise FileNotFoundError(f"no streaming query metadata in {checkpoint}")

@@ -32,7 +32,7 @@ def local_path(uri: str) -> Path:
 
 def join(base: str, *parts: str) -> str:
     """A child of a location, whatever its scheme (no normalisation of the base: `s3a://b/` stays itself)."""
-    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+    return "/".join([str(base).rstrip("/"), *(p.strip("/") for p in parts)])
 
 
 def normalise(uri: str) -> str:

@@ -7,6 +7,7 @@ they are part of the stack: `status` reports them and a plain `up` restarts any 
 from __future__ import annotations
 
 import argparse
+import re
 
 from sessionlake import stack
 from sessionlake.core.errors import ExitCode
@@ -28,6 +29,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+_NAME = re.compile(rf"^({'|'.join(stack.COMPONENTS)}|spark-master|spark-worker-[1-9][0-9]*|thrift)$")
+
+
+def _component_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"unknown component {value!r}: {', '.join(stack.COMPONENTS)}, spark-master, spark-worker-N or thrift"
+        )
+    return value
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("stack", help="start, stop or inspect the local stack", description=__doc__)
     parser.add_argument("action", choices=("up", "down", "status"))
@@ -39,6 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--only",
         nargs="+",
+        type=_component_name,
         metavar="NAME",
         help=f"only these components ({', '.join(stack.COMPONENTS)}, spark-master, spark-worker-N, thrift)",
     )
