@@ -71,7 +71,7 @@ class Deployment:
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=1800,  # a pass on the cluster under a busy two-worker suite took up to ~10 min
         )
         assert done.returncode == 0, f"sessionlake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-4000:]}"
         return done.stdout
