@@ -8,14 +8,17 @@ running it again changes nothing (and sends no new S3 test event). The same code
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlparse
-
-from botocore.exceptions import ClientError
 
 from sessionlake.core.domain import LOG_BUCKETS, LogBucket
 from sessionlake.core.settings import Settings
-from sessionlake.ingest.readers.s3_sqs.provision import DEFAULT_MAX_RECEIVE_COUNT, Notification, client, provision
+from sessionlake.ingest.readers.s3_sqs.provision import (
+    DEFAULT_MAX_RECEIVE_COUNT,
+    Notification,
+    client,
+    ensure_bucket,
+    provision,
+)
 
 MAX_RECEIVE_COUNT = DEFAULT_MAX_RECEIVE_COUNT
 aws_client = client
@@ -33,22 +36,12 @@ def provision_log_buckets(settings: Settings) -> None:
     provision(settings, [notification(b) for b in LOG_BUCKETS])
 
 
-def _ensure_bucket(s3: Any, name: str) -> None:
-    try:
-        s3.head_bucket(Bucket=name)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
-            raise
-        s3.create_bucket(Bucket=name)
-
-
 LAKE_SCHEMES = ("s3a", "s3")
 
 
 def provision_state_buckets(settings: Settings) -> None:
     """The buckets the lake and checkpoint URIs name, when they are on this endpoint (e.g. s3a://lake/...)."""
-    s3 = aws_client(settings, "s3")
     for uri in (settings.lake, settings.checkpoints):
         parsed = urlparse(uri)
         if parsed.scheme in LAKE_SCHEMES and parsed.netloc:
-            _ensure_bucket(s3, parsed.netloc)
+            ensure_bucket(settings, parsed.netloc)

@@ -32,6 +32,7 @@ def spark_home() -> Path:
 
 
 def _daemon_env(settings: Settings, component: str) -> dict[str, str]:
+    (settings.stack_dir / "spark-conf").mkdir(parents=True, exist_ok=True)
     return {
         "SPARK_HOME": str(spark_home()),
         "JAVA_HOME": str(java_home(component)),
@@ -66,7 +67,6 @@ class SparkMaster(Component):
     def prepare(self, settings: Settings) -> Launch:
         workdir = self.workdir(settings)
         workdir.mkdir(parents=True, exist_ok=True)
-        (settings.stack_dir / "spark-conf").mkdir(parents=True, exist_ok=True)
         argv = [
             str(spark_home() / "bin" / "spark-class"),
             "org.apache.spark.deploy.master.Master",
@@ -176,7 +176,6 @@ class ThriftServer(Component):
     def prepare(self, settings: Settings) -> Launch:
         workdir = self.workdir(settings)
         workdir.mkdir(parents=True, exist_ok=True)
-        (settings.stack_dir / "spark-conf").mkdir(parents=True, exist_ok=True)
         # The conf goes in a file of the server's own (mode 0600), not on a command line `ps` shows.
         properties = workdir / "thrift-server.conf"
         fd = os.open(properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

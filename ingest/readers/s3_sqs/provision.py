@@ -213,6 +213,11 @@ def _target(entry: dict[str, Any]) -> str:
     return next(value for key, value in entry.items() if key.endswith("Arn"))
 
 
+def ensure_bucket(settings: Settings, name: str) -> None:
+    """Create the bucket unless it exists (the lake's and checkpoints' buckets on the local stack)."""
+    _Run(settings, dry_run=False).bucket(name)
+
+
 def provision(settings: Settings, sources: list[Notification], dry_run: bool = False) -> list[str]:
     """Bring the account to what the sources need; the changes made (or, with dry_run, to be made)."""
     run = _Run(settings, dry_run)
