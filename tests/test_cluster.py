@@ -1,5 +1,5 @@
 """The local stack's Spark standalone cluster: health, a killed worker reported and restarted, and
-`sessionlake ingest` running its executors on the cluster with the jars from the local cache."""
+`sessionlake ingest` submitted with spark-submit running its executors on the cluster."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from sessionlake import stack
+from sessionlake.core.settings import REPO_ROOT
 from sessionlake.stack.process import PidFile, group_alive
-from sessionlake.stack.spark_cluster import SparkMaster
+from sessionlake.stack.spark_cluster import SparkMaster, spark_home
 from tests.test_ingest_kafka import create_topic, metric, produce, write_source
 
 pytestmark = pytest.mark.stack
@@ -63,7 +64,12 @@ def test_a_killed_worker_is_reported_then_restarted_by_up(cluster, settings) -> 
     assert len(alive) == 1
 
 
-def test_ingest_runs_its_executors_on_the_cluster(cluster, kafka, metastore, spark, settings, tmp_path: Path) -> None:
+def test_ingest_submitted_with_spark_submit_runs_its_executors_on_the_cluster(
+    cluster, kafka, metastore, spark, settings, tmp_path: Path
+) -> None:
+    """docs/deployment.md's spark-submit entry point, as an operator runs it against an existing cluster:
+    `SESSIONLAKE_SPARK_MASTER=provided`, the jars shipped with `--jars`, the catalog confs on the command
+    line and the metastore as the cluster's own default (here the stack's)."""
     suffix = uuid.uuid4().hex[:8]
     names = {"topic": f"it-cluster-{suffix}", "source": f"cluster_{suffix}", "table": f"cluster_{suffix}"}
     create_topic(kafka, names["topic"])
@@ -72,16 +78,39 @@ def test_ingest_runs_its_executors_on_the_cluster(cluster, kafka, metastore, spa
     env = {
         **os.environ,
         "SESSIONLAKE_HOME": str(settings.home),
-        "SESSIONLAKE_SPARK_MASTER": "stack",
-        "SESSIONLAKE_SPARK_MASTER_PORT": str(settings.ports.spark_master),
+        "SESSIONLAKE_SPARK_MASTER": "provided",
         "SESSIONLAKE_KAFKA_PORT": str(settings.ports.kafka),
-        "SESSIONLAKE_DERBY_PORT": str(settings.ports.derby),
         "SESSIONLAKE_MOTO_PORT": str(settings.ports.moto),
-        "SESSIONLAKE_DRIVER_MEMORY": "1g",
-        "SESSIONLAKE_EXECUTOR_MEMORY": "768m",
+        "PYSPARK_PYTHON": sys.executable,
     }
-    argv = [sys.executable, "-m", "sessionlake.app.cli", "ingest", "--once", "--config-dir", str(config_dir)]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    jars = [*(settings.jars_dir / "spark").glob("*.jar")]
+    jars += [
+        *(settings.jars_dir / "s3-sqs-source").glob("*.jar"),
+        *(settings.jars_dir / "spark-functions").glob("*.jar"),
+    ]
+    conf = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,"
+        "org.apache.spark.sql.sessionlake.functions.SessionlakeExtensions",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.streaming.stateStore.providerClass": (
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+        ),
+        "spark.pyspark.python": sys.executable,
+        # What the operator's cluster has in its own defaults: the metastore, the executors' share.
+        "spark.sql.warehouse.dir": str(settings.warehouse),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": settings.metastore_url,
+        "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.apache.derby.jdbc.ClientDriver",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.memory": "1g",
+        "spark.executor.memory": "768m",
+        "spark.cores.max": "2",
+    }
+    argv = [str(spark_home() / "bin" / "spark-submit"), "--master", cluster, "--deploy-mode", "client"]
+    argv += ["--name", "sessionlake-submitted-ingest", "--jars", ",".join(str(j) for j in jars)]
+    argv += [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
+    argv += [str(REPO_ROOT / "sessionlake" / "app" / "cli.py"), "ingest", "--once", "--config-dir", str(config_dir)]
+    done = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     rows = spark.read.format("delta").load(str(settings.bronze_path(names["table"])))
@@ -89,7 +118,7 @@ def test_ingest_runs_its_executors_on_the_cluster(cluster, kafka, metastore, spa
     quarantine = spark.read.format("delta").load(str(settings.bronze_path("quarantine")))
     assert quarantine.where(f"_source = '{names['source']}'").count() == 1
     # The application ran on the cluster, and its executors on the worker, from the jar cache's files.
-    apps = [a for a in SparkMaster().state(settings)["completedapps"] if a["name"] == "sessionlake-ingest"]
+    apps = [a for a in SparkMaster().state(settings)["completedapps"] if a["name"] == "sessionlake-submitted-ingest"]
     assert apps and apps[-1]["cores"] > 0
     executor_dirs = list((settings.stack_dir / "spark-worker-1" / "work" / apps[-1]["id"]).glob("*"))
     assert executor_dirs, "no executor ran on the worker"

@@ -3,7 +3,7 @@
     constant, not a subquery, so Delta can skip files and partitions before reading them.
 -#}
 {% macro high_water_mark(column, relation=this) -%}
-    {%- if not execute -%}
+    {%- if not introspective() -%}
         {{ return('timestamp_micros(0)') }}
     {%- endif -%}
     {%- set result = run_query('select coalesce(unix_micros(max(' ~ column ~ ')), 0) from ' ~ relation) -%}

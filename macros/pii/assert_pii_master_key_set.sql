@@ -3,7 +3,7 @@
     16, 24 or 32 bytes, even when there is no row to encrypt. Only a boolean leaves Spark.
 -#}
 {% macro assert_pii_master_key_set() -%}
-    {%- if execute -%}
+    {%- if introspective() -%}
         {%- set check -%}
             select
                 length('${spark.sessionlake.pii.masterkey}') in (32, 48, 64)

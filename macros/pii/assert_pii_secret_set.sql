@@ -5,7 +5,7 @@
     Only a boolean leaves Spark; the secret itself is never fetched.
 -#}
 {% macro assert_pii_secret_set(min_length=16) -%}
-    {%- if execute -%}
+    {%- if introspective() -%}
         {%- set check -%}
             select
                 '${spark.sessionlake.pii.hashkey}' != concat('$', '{spark.sessionlake.pii.hashkey}')

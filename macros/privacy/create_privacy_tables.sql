@@ -3,7 +3,7 @@
     read. The deny-lists hold pseudonymous keys and session ids only, never raw PII (docs/pii.md).
 -#}
 {% macro create_privacy_tables() -%}
-    {%- if execute -%}
+    {%- if introspective() -%}
         {%- do run_query('create database if not exists pii') -%}
         {%- for table, columns in privacy_tables().items() -%}
             {%- do run_query('create table if not exists pii.' ~ table ~ ' (' ~ columns ~ ') using delta') -%}

@@ -3,11 +3,14 @@
     dbt_project.yml (vars.session_metrics): a new service adds an intermediate model there, not here.
     Incremental runs recompute, from all their silver rows, only the sessions with silver rows loaded
     since gold last changed, and merge only the rows whose values changed.
+    On Databricks the table is liquid-clustered by session_id (dbt-databricks); elsewhere OPTIMIZE
+    Z-orders it (optimize_model).
 -#}
 {{
     config(
         unique_key='session_id',
         tblproperties={'delta.enableChangeDataFeed': 'true'},
+        liquid_clustered_by=(['session_id'] if target.type == 'databricks' else none),
     )
 }}
 

@@ -19,7 +19,7 @@
 {%- do assert_pii_master_key_set() -%}
 {%- set players = adapter.get_relation(
     database=this.database, schema=this.schema, identifier='pii_players'
-) if execute else none %}
+) if introspective() else none %}
 
 with
 

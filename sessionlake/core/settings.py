@@ -53,7 +53,8 @@ _DECLARED = (
     Variable(
         "SESSIONLAKE_SPARK_MASTER",
         "local[2]",
-        "Spark master URL (`local[N]`, `spark://host:port`, ...); `stack`: the local stack's standalone master",
+        "Spark master URL (`local[N]`, `spark://host:port`, ...); `stack`: the local stack's standalone master; "
+        "`provided`: the master and cluster conf of whoever started the driver (spark-submit, a Databricks job)",
         _G_SPARK,
     ),
     Variable("SESSIONLAKE_EXECUTOR_MEMORY", "1g", "spark.executor.memory on a cluster", _G_SPARK),
@@ -71,6 +72,19 @@ _DECLARED = (
     Variable("DATABRICKS_HOST", None, "workspace host (dbt target `databricks`)", _G_SPARK),
     Variable("DATABRICKS_HTTP_PATH", None, "SQL warehouse or cluster HTTP path (dbt target `databricks`)", _G_SPARK),
     Variable("DATABRICKS_TOKEN", None, "access token (dbt target `databricks`)", _G_SPARK, secret=True),
+    Variable(
+        "DBT_ACCESS_TOKEN",
+        None,
+        "injected by a Databricks dbt task; the `databricks` target's token when DATABRICKS_TOKEN is unset",
+        _G_SPARK,
+        secret=True,
+    ),
+    Variable(
+        "DATABRICKS_CATALOG",
+        "hive_metastore",
+        "Unity Catalog catalog of the tables (dbt target `databricks`)",
+        _G_SPARK,
+    ),
     Variable("SESSIONLAKE_KAFKA_PORT", "19092", "local Kafka broker", _G_PORTS),
     Variable("SESSIONLAKE_KAFKA_CONTROLLER_PORT", "19093", "local Kafka KRaft controller", _G_PORTS),
     Variable("SESSIONLAKE_MOTO_PORT", "15000", "local moto server (S3, SQS, SNS)", _G_PORTS),

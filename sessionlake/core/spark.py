@@ -88,11 +88,38 @@ def cluster_conf(settings: Settings, master: str) -> dict[str, str]:
     return conf
 
 
+# `SESSIONLAKE_SPARK_MASTER=provided`: whoever started the driver (spark-submit, a Databricks job) set the
+# master, the jars, the catalog and the metastore; sessionlake sets only its session's SQL conf.
+PROVIDED = "provided"
+
+
+def sql_conf(settings: Settings) -> dict[str, str]:
+    """The SQL conf every sessionlake session runs with; all of it can be set on a running session."""
+    return {
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.streaming.stateStore.providerClass": (
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+        ),
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Auto compaction (the tables' delta.autoOptimize.autoCompact) counts each partition's small files
+        # in memory. Per modified partition (Delta's default), a process that did not see a table's
+        # earlier commits compacts the partition after every write: every micro-batch of an ingest
+        # restarted on existing tables ran an OPTIMIZE (delta-io/delta#4043, #4487). Per table,
+        # compaction waits until a partition has minNumFiles (50) small files written by this process.
+        "spark.databricks.delta.autoCompact.modifiedPartitionsOnly.enabled": "false",
+        # Delta reads its log with this many tasks (default 50): far too many for small local tables.
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark.delta_snapshot_partitions),
+    }
+
+
 def session_conf(settings: Settings, app_name: str, master: str | None = None) -> dict[str, str]:
     """A sessionlake SparkSession's conf (no secrets), on `master` (default: the configured one)."""
+    master = settings.master_url(master)
+    if master == PROVIDED:
+        return sql_conf(settings)
     jars = spark_jars(settings)
     classpath = os.pathsep.join(str(j) for j in jars)
-    master = settings.master_url(master)
     conf = {
         "spark.app.name": app_name,
         "spark.master": master,
@@ -109,26 +136,12 @@ def session_conf(settings: Settings, app_name: str, master: str | None = None) -
         "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.apache.derby.jdbc.ClientDriver",
         "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
         "spark.hadoop.hive.metastore.schema.verification": "false",
-        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.streaming.stateStore.providerClass": (
-            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
-        ),
-        "spark.databricks.delta.schema.autoMerge.enabled": "false",
-        # Auto compaction (the tables' delta.autoOptimize.autoCompact) counts each partition's small files
-        # in memory. Per modified partition (Delta's default), a process that did not see a table's
-        # earlier commits compacts the partition after every write: every micro-batch of an ingest
-        # restarted on existing tables ran an OPTIMIZE (delta-io/delta#4043, #4487). Per table,
-        # compaction waits until a partition has minNumFiles (50) small files written by this process.
-        "spark.databricks.delta.autoCompact.modifiedPartitionsOnly.enabled": "false",
-        # Delta reads its log with this many tasks (default 50): far too many for small local tables.
-        "spark.databricks.delta.snapshotPartitions": str(settings.spark.delta_snapshot_partitions),
         "spark.ui.enabled": str(settings.spark.ui).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
-    conf |= _s3a_conf(settings)
+    conf |= sql_conf(settings) | _s3a_conf(settings)
     if master.startswith("spark://"):
         conf.pop("spark.executor.extraClassPath")  # the executors' jars come with spark.jars
         conf |= cluster_conf(settings, master)
@@ -142,7 +155,9 @@ def get_session(settings: Settings, app_name: str = "sessionlake") -> SparkSessi
     builder = SparkSession.builder
     for key, value in session_conf(settings, app_name).items():
         builder = builder.config(key, value)
-    spark = builder.enableHiveSupport().getOrCreate()
+    if settings.master_url() != PROVIDED:
+        builder = builder.enableHiveSupport()
+    spark = builder.getOrCreate()
     for key, value in _secret_conf().items():
         spark.conf.set(key, value)
     spark.sparkContext.setLogLevel(settings.spark.log_level)
