@@ -400,3 +400,40 @@ def test_plain_dbt_over_the_thrift_server_builds_the_same_tables_and_serves_bi_c
     cursor.execute("select '${spark.sessionlake.pii.hashkey}', '${spark.sessionlake.pii.masterkey}'")
     assert cursor.fetchall() == [("", "")]
     connection.close()
+
+
+def test_a_killed_thrift_server_is_reported_and_restarted_by_up(settings, components) -> None:
+    """After the plain-dbt test: no stack component holds the PII keys in its environment; the Thrift
+    Server killed with -9 (the whole process group) is reported stopped by `stack status`, a client gets a
+    connection error, and `stack up` brings it back serving."""
+    import signal
+    import time
+
+    from pyhive import hive
+
+    from sessionlake import stack
+    from sessionlake.stack.process import PidFile, group_alive
+
+    components.require("thrift")
+    pid = PidFile(settings.stack_dir / "thrift" / "thrift.pid", owner="").read()
+    # No component got the PII keys: they reach dbt's session over its own connection only.
+    running = [p for p in settings.stack_dir.glob("*/*.pid") if Path(f"/proc/{PidFile(p, owner='').read()}").exists()]
+    assert {p.parent.name for p in running} >= {"thrift", "metastore"}
+    for pidfile in running:
+        environ = Path(f"/proc/{PidFile(pidfile, owner='').read()}/environ").read_bytes().split(b"\0")
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ}
+        assert not names & {"SESSIONLAKE_PII_SECRET", "SESSIONLAKE_PII_MASTER_KEY"}, pidfile
+        assert pidfile.parent.name != "thrift" or "AWS_SECRET_ACCESS_KEY" in names  # s3a's credentials
+    os.killpg(pid, signal.SIGKILL)
+    while group_alive(pid):
+        time.sleep(0.1)
+    status = {s.name: s for s in stack.status(settings)}["thrift"]
+    assert not status.running and status.detail == "stopped"
+    with pytest.raises(Exception):  # noqa: B017 - thrift's transport error: nothing listens any more
+        hive.connect(host="127.0.0.1", port=settings.ports.thrift, username="analyst")
+
+    stack.up(settings, ["thrift"])  # what a plain `stack up` does for a dead component
+    assert {s.name: s for s in stack.status(settings)}["thrift"].running
+    cursor = hive.connect(host="127.0.0.1", port=settings.ports.thrift, username="analyst").cursor()
+    cursor.execute("select count(*) from gold.sessions")
+    assert cursor.fetchall()[0][0] > 0

@@ -1,5 +1,6 @@
 """The whole pipeline as a user runs it, on a private local stack: `sessionlake stack up --cluster`, `generate`,
-`run` (ingest -> dbt build -> export), twice (on-time data, then late logs). Deployed as production runs it:
+`run` (ingest -> dbt build -> export), twice (on-time data, then late logs), then `forget` and `retention`.
+Deployed as production runs it:
 the lake and the checkpoints in their own buckets on the stack's S3 (s3a://), the streams on the Spark
 standalone cluster, dbt through the Spark Thrift Server.
 
@@ -65,10 +66,11 @@ class Deployment:
     settings: Settings
     env: dict[str, str]
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "sessionlake.app.cli", *args],
             env=self.env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=1800,  # a pass on the cluster under a busy two-worker suite took up to ~10 min
@@ -208,3 +210,19 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
         assert doc["metric_samples"] == row["metric_samples"]
         assert doc["log_lines"] == row["log_lines"]
         assert not {"user_id", "email", "ip_address"} & set(doc)
+
+    # The right to erasure over the Thrift Server with the lake on S3: the player is gone from bronze,
+    # gold and the index (table versions vacuumed); every other session is untouched.
+    player = next(row["user_id"] for row in truth(workload, [MAIN, LATE]) if row["user_id"])
+    player_key = pseudonymize(player, secret)
+    assert any(row["user_key"] == player_key for row in gold.values())
+    deployment.cli("forget", "--user-id-from", "-", stdin=f"{player}\n")
+    after_forget = _gold(spark, settings)
+    assert after_forget == {s: row for s, row in gold.items() if row["user_key"] != player_key}
+    bronze = _delta(spark, settings, settings.bronze_path("session_events"))
+    assert bronze.where(F.col("user_id") == player).count() == 0 and bronze.count() > 0
+    assert set(_index_documents(settings)) == set(after_forget)
+
+    # Retention over the same deployment: nothing is older than a day, so nothing is deleted.
+    deployment.cli("retention", "--days", "1")
+    assert _delta(spark, settings, settings.bronze_path("session_events")).count() == bronze.count()

@@ -1,4 +1,5 @@
-"""Exactly once: a replayed batch lands once per table; `sessionlake ingest` killed with -9 and restarted."""
+"""Exactly once: a replayed batch lands once per table; `sessionlake ingest` killed with -9 and restarted,
+with its lake and checkpoints on S3 (s3a on the stack's moto server)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from sessionlake.ingest.parsing import parse
 from sessionlake.ingest.prepare import envelope_schema
+from sessionlake.ingest.readers.s3_sqs.provision import client as aws_client
+from sessionlake.ingest.readers.s3_sqs.provision import ensure_bucket
 from sessionlake.ingest.routing import Route
-from sessionlake.ingest.runner import run
 from sessionlake.ingest.schema import RecordRules
 from sessionlake.ingest.tables import INGEST_COLUMNS, QUARANTINE_SCHEMA, ensure_table
 from sessionlake.ingest.writers.bronze import BronzeWriter
@@ -75,42 +77,44 @@ def test_a_replayed_batch_is_written_once_to_every_table(spark, settings, tmp_pa
     assert results[0].rows_written == {f"bronze.t_{suffix}": 2} and results[0].quarantined == 1
 
 
-def _ingest_process(settings, config_dir: Path, log: Path) -> subprocess.Popen:
-    env = {
+def _ingest_env(settings, lake: str, checkpoints: str) -> dict[str, str]:
+    """`sessionlake ingest` as production runs it: lake and checkpoints in their own buckets on the stack's
+    S3 endpoint, a metastore of its own (the other tests' tables are registered at local paths)."""
+    return {
         **os.environ,
         "SESSIONLAKE_HOME": str(settings.home),
+        "SESSIONLAKE_LAKE_URI": lake,
+        "SESSIONLAKE_CHECKPOINT_URI": checkpoints,
+        "SESSIONLAKE_METASTORE_URL": f"jdbc:derby://127.0.0.1:{settings.ports.derby}/metastore_s3a;create=true",
         "SESSIONLAKE_KAFKA_PORT": str(settings.ports.kafka),
         "SESSIONLAKE_KAFKA_CONTROLLER_PORT": str(settings.ports.kafka_controller),
         "SESSIONLAKE_MOTO_PORT": str(settings.ports.moto),
         "SESSIONLAKE_DERBY_PORT": str(settings.ports.derby),
         "SESSIONLAKE_DRIVER_MEMORY": "1g",
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "sessionlake.app.cli",
-        "ingest",
-        "--config-dir",
-        str(config_dir),
-        "--trigger",
-        "1 second",
-    ]
+
+
+def _ingest_process(env: dict[str, str], config_dir: Path, log: Path, *flags: str) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "sessionlake.app.cli", "ingest", "--config-dir", str(config_dir), *flags]
     return subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _commits(table: Path) -> int:
-    return len(list((table / "_delta_log").glob("*.json"))) if table.exists() else 0
+def _commits(s3, uri: str) -> int:
+    """Delta commits of the table at an s3a:// URI, listed on the endpoint."""
+    bucket, _, prefix = uri.removeprefix("s3a://").partition("/")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/_delta_log/")
+    return sum(1 for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".json"))
 
 
-def _wait_for_commits(table: Path, count: int, process: subprocess.Popen, log: Path) -> None:
+def _wait_for_commits(s3, table: str, count: int, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 600
-    while _commits(table) < count and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert process.poll() is None and _commits(table) >= count, log.read_text()[-3000:]
+    while _commits(s3, table) < count and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert process.poll() is None and _commits(s3, table) >= count, log.read_text()[-3000:]
 
 
-def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing(
-    kafka: str, spark, settings, tmp_path: Path
+def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing_with_state_on_s3(
+    kafka: str, moto: str, spark, settings, tmp_path: Path
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     names = {"topic": f"it-kill-{suffix}", "source": f"kill_{suffix}", "table": f"kill_{suffix}"}
@@ -119,39 +123,48 @@ def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing(
     bad = [f"bad {i}" for i in range(30)]
     produce(kafka, names["topic"], [r for pair in zip(good[:30], bad, strict=True) for r in pair] + good[30:])
     config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about 20 batches
-    table = Path(settings.bronze_path(names["table"]))
+    s3 = aws_client(settings, "s3")
+    for bucket in ("kill-lake", "kill-checkpoints"):
+        ensure_bucket(settings, bucket)
+    lake, checkpoints = f"s3a://kill-lake/{suffix}", f"s3a://kill-checkpoints/{suffix}"
+    env = _ingest_env(settings, lake, checkpoints)
+    table = f"{lake}/bronze/{names['table']}"
     log = tmp_path / "sigterm.log"
 
     # SIGTERM: the batch in flight finishes, the process exits 0.
-    process = _ingest_process(settings, config_dir, log)
+    process = _ingest_process(env, config_dir, log, "--trigger", "1 second")
     try:
-        _wait_for_commits(table, 3, process, log)
+        _wait_for_commits(s3, table, 3, process, log)
         process.send_signal(signal.SIGTERM)
         assert process.wait(600) == 0, log.read_text()[-3000:]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert "stop requested" in log.read_text()
-    after_sigterm = _commits(table)
+    after_sigterm = _commits(s3, table)
 
     # kill -9 of the whole process group (driver and JVM) at an arbitrary point of a later batch.
     log = tmp_path / "kill.log"
-    process = _ingest_process(settings, config_dir, log)
+    process = _ingest_process(env, config_dir, log, "--trigger", "1 second")
     try:
-        _wait_for_commits(table, after_sigterm + 2, process, log)
+        _wait_for_commits(s3, table, after_sigterm + 2, process, log)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(60)
-    landed = spark.read.format("delta").load(str(table)).count()
+    landed = spark.read.format("delta").load(table).count()
     assert 0 < landed < len(good)  # killed mid-stream
+    checkpoint_objects = s3.list_objects_v2(Bucket="kill-checkpoints", Prefix=f"{suffix}/")
+    assert checkpoint_objects.get("KeyCount", 0) > 0  # the stream's state is in the bucket
+    assert not (settings.home / "checkpoints" / names["source"]).exists()
 
-    report = run(settings, spark, once=True, config_dir=config_dir)
+    log = tmp_path / "restart.log"
+    restarted = _ingest_process(env, config_dir, log, "--once")
+    assert restarted.wait(600) == 0, log.read_text()[-3000:]
 
-    assert report.ok, report.errors
-    rows = spark.read.format("delta").load(str(table))
+    rows = spark.read.format("delta").load(table)
     assert rows.count() == len(good) and rows.select("event_id").distinct().count() == len(good)
     assert rows.select("_kafka_partition", "_kafka_offset").distinct().count() == len(good)
-    quarantined = spark.read.format("delta").load(str(settings.bronze_path("quarantine")))
+    quarantined = spark.read.format("delta").load(f"{lake}/bronze/quarantine")
     assert quarantined.where(f"_source = '{names['source']}'").count() == len(bad)
 
 

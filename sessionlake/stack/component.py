@@ -14,7 +14,8 @@ class Launch:
     """How to start a component's process."""
 
     argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)  # added to the current environment
+    env: dict[str, str] = field(default_factory=dict)  # set for the process
+    inherit: tuple[str, ...] = ()  # names taken from the caller's environment beyond the basics (lifecycle)
     cwd: Path | None = None
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sessionlake.core.settings import Settings
-from sessionlake.stack.component import Component
+from sessionlake.stack.component import Component, Launch
 from sessionlake.stack.derby import Derby
 from sessionlake.stack.kafka import Kafka
 from sessionlake.stack.moto import Moto
@@ -29,6 +29,16 @@ from sessionlake.stack.spark_cluster import cluster_components
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("metastore", "kafka", "moto", "search")
+
+
+# A component's process gets the machine's basics and what its Launch names, never the rest of the
+# caller's environment: the PII keys, tokens and passwords stay out of every daemon's /proc/<pid>/environ.
+BASE_ENVIRONMENT = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "JAVA_HOME")
+
+
+def component_environment(launch: Launch) -> dict[str, str]:
+    names = (*BASE_ENVIRONMENT, *launch.inherit)
+    return {name: os.environ[name] for name in names if name in os.environ} | launch.env
 
 
 def _registry(settings: Settings) -> dict[str, Component]:
@@ -129,7 +139,7 @@ def _launch(settings: Settings, component: Component, started: list[Component]) 
         launch.argv,
         component.log_path(settings),
         owner=str(component.workdir(settings)),
-        env={**os.environ, **launch.env},
+        env=component_environment(launch),
         cwd=launch.cwd,
     )
     pidfile.write(process.pid)

@@ -31,6 +31,19 @@ def spark_home() -> Path:
     return home
 
 
+# What the Spark daemons take from the caller's environment: S3 credentials (s3a's
+# EnvironmentVariableCredentialsProvider, in the Thrift Server and in the executors a worker starts) and the
+# Python of Python UDFs. Never the PII keys: dbt's session gets those over its own connection.
+DAEMON_INHERITS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "PYSPARK_PYTHON",
+)
+
+
 def _daemon_env(settings: Settings, component: str) -> dict[str, str]:
     (settings.stack_dir / "spark-conf").mkdir(parents=True, exist_ok=True)
     return {
@@ -77,7 +90,7 @@ class SparkMaster(Component):
             "--webui-port",
             str(settings.ports.spark_master_ui),
         ]
-        return Launch(argv=argv, env=_daemon_env(settings, self.name), cwd=workdir)
+        return Launch(argv=argv, env=_daemon_env(settings, self.name), inherit=DAEMON_INHERITS, cwd=workdir)
 
     def state(self, settings: Settings) -> dict | None:
         """The master's own view (its UI's /json): status, workers, applications."""
@@ -127,7 +140,7 @@ class SparkWorker(Component):
             "--work-dir",
             str(workdir / "work"),
         ]
-        return Launch(argv=argv, env=_daemon_env(settings, self.name), cwd=workdir)
+        return Launch(argv=argv, env=_daemon_env(settings, self.name), inherit=DAEMON_INHERITS, cwd=workdir)
 
     def healthy(self, settings: Settings) -> bool:
         """Registered with the master: the worker's own UI names the master it is connected to."""
@@ -195,7 +208,7 @@ class ThriftServer(Component):
         ]
         env = _daemon_env(settings, self.name) | {"HIVE_SERVER2_THRIFT_PORT": str(settings.ports.thrift)}
         env["HIVE_SERVER2_THRIFT_BIND_HOST"] = "127.0.0.1"
-        return Launch(argv=argv, env=env, cwd=workdir)
+        return Launch(argv=argv, env=env, inherit=DAEMON_INHERITS, cwd=workdir)
 
     def healthy(self, settings: Settings) -> bool:
         return port_open(settings.ports.thrift)
