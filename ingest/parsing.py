@@ -31,7 +31,7 @@ REASONS = (
     "empty_record",  # no value, or only whitespace
     "oversized_record",  # more bytes than max_record_bytes (not parsed)
     "unparsable_json",  # not a JSON object
-    "missing_required",  # a required field absent or null
+    "missing_required",  # a required field absent, null, or (a string) empty or only whitespace
     "type_mismatch",  # a value present that does not cast to the declared type
     "oversized_value",  # a field longer than its max_lengths
     "unknown_value",  # a value outside the field's accepted_values
@@ -75,7 +75,7 @@ def _field_problems(rules: RecordRules) -> list[tuple[str, list[tuple[Column, st
     """Per rule, the (condition, label) of each field that can break it."""
     raw = {f.name: F.col(_TEXTS)[f.name] for f in rules.schema.fields}
     return [
-        ("missing_required", [(raw[f].isNull(), f) for f in rules.required]),
+        ("missing_required", [(raw[f].isNull(), f) for f in rules.required] + _blank_required(rules, raw)),
         (
             "type_mismatch",
             [
@@ -95,6 +95,16 @@ def _field_problems(rules: RecordRules) -> list[tuple[str, list[tuple[Column, st
     ]
 
 
+def _blank(value: Column) -> Column:
+    """An empty or whitespace-only string: no id at all, though present."""
+    return value.rlike(r"^(?U)\s*$")
+
+
+def _blank_required(rules: RecordRules, raw: dict[str, Column]) -> list[tuple[Column, str]]:
+    strings = {f.name for f in rules.schema.fields if isinstance(f.dataType, StringType)}
+    return [(_blank(raw[f]), f"{f} (blank)") for f in rules.required if f in strings]
+
+
 def _field_reasons(rules: RecordRules) -> Column:
     groups = [
         _listed(rule, [F.when(cond, F.lit(label)) for cond, label in checks])
@@ -110,6 +120,7 @@ def _suspect(rules: RecordRules) -> Column:
     typed = F.col(_TYPED)
     checks = [typed[_CORRUPT].isNotNull()]
     checks += [typed[f].isNull() for f in rules.required]
+    checks += [_blank(typed[f]) for f in rules.required if isinstance(rules.schema[f].dataType, StringType)]
     checks += [F.length(typed[f].cast("string")) > limit for f, limit in rules.max_lengths.items()]
     checks += [typed[f].isNotNull() & ~typed[f].isin(*values) for f, values in rules.accepted_values.items()]
     suspect = F.lit(False)

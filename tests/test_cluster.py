@@ -101,6 +101,7 @@ def test_ingest_submitted_with_spark_submit_runs_its_executors_on_the_cluster(
         "spark.sql.warehouse.dir": str(settings.warehouse),
         "spark.hadoop.javax.jdo.option.ConnectionURL": settings.metastore_url,
         "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.apache.derby.jdbc.ClientDriver",
+        "spark.driver.extraClassPath": str(next((settings.jars_dir / "spark").glob("derbyclient-*.jar"))),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.memory": "1g",
         "spark.executor.memory": "768m",

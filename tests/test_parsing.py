@@ -73,6 +73,9 @@ NOT_GOOD = {
     '{"event_id":"a","fps":"fast"}': "type_mismatch: fps (double)",
     '{"event_id":"a","n":"2x","extra":1}': "type_mismatch: n (int)",
     "{}": "missing_required: event_id",
+    '{"event_id":""}': "missing_required: event_id (blank)",  # present, but names nothing
+    '{"event_id":"  \\t"}': "missing_required: event_id (blank)",
+    '{"event_id":"\\u00a0"}': "missing_required: event_id (blank)",  # a no-break space
 }
 
 

@@ -284,11 +284,28 @@ def test_the_forget_player_run_operation_alone_and_the_exporter_erase_the_player
     user_key = pseudonymize(user_id, os.environ["SESSIONLAKE_PII_SECRET"])
     sessions = links - {user_key}
     assert sessions <= {d["session_id"] for d in index_documents(pii_settings)}
+    # Quarantined records: erasure matches a field's exact value, never a substring of the record.
+    session = sorted(sessions)[0]
+    erased = {
+        json.dumps({"event_id": "q1", "session_id": session, "fps": "fast"}),  # the session, valid JSON
+        '{"event_id": "q2", "session_id": "' + session + '", broken',  # the session, in text that is no JSON
+        json.dumps({"event_id": "q3", "user_id": user_id, "note": 'a "quoted" \\ note'}),  # the player's id
+    }
+    kept = {
+        json.dumps({"event_id": "q4", "session_id": f"{session}-2", "user_id": "someone-else"}),  # contains it
+        json.dumps({"event_id": "q5", "session_id": "", "note": session}),  # blank id; named in another field
+        json.dumps({"event_id": "q6", "session_id": session[:3], "user_id": "someone-else"}),  # a short id
+    }
+    quarantine_before = {bytes(r["_raw"]).decode() for r in spark.table("bronze.quarantine").collect()}
+    rows = [{"_source": "test", "_reason": "type_mismatch: fps", "_raw": text.encode()} for text in erased | kept]
+    append_bronze(spark, "quarantine", rows, batch_id=60)
 
     args = json.dumps({"user_id": user_id, "request_id": "dbt-only-1"})
     result = invoke(pii_settings, ["run-operation", "forget_player", "--args", args])
 
     assert result.success, result.exception
+    quarantined = {bytes(r["_raw"]).decode() for r in spark.table("bronze.quarantine").collect()}
+    assert quarantined == quarantine_before | kept
     for table, values in table_values(spark).items():
         assert not (raw | links) & values, table
     audit = spark.table("pii.erasure_audit").where("request_id = 'dbt-only-1'").collect()

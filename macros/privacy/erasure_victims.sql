@@ -29,14 +29,15 @@
     {%- if selects -%}
         {{ return({'victims': selects | join(' union ') , 'condition': conditions | join(' or ')}) }}
     {%- elif '_raw' in columns -%}
-        {#- quarantine: the raw record names a forgotten session, or a player id (JSON field) of a forgotten player -#}
+        {#- quarantine: the raw record's session_id field is a forgotten session, or a player id field is a
+            forgotten player's: the field's exact value (JSON-decoded; for text that is no valid JSON, the
+            quoted value a regular expression finds), never a substring of the record -#}
         {%- set raw = 'cast(quarantined._raw as string)' -%}
         {%- set named = [] -%}
         {%- for column in player_id_columns() -%}
-            {%- do named.append(pseudonymize("regexp_extract(" ~ raw ~ ", '\"" ~ column ~ "\"[ ]*:[ ]*\"([^\"]+)\"', 1)")
-                ~ ' in (select user_key from ' ~ players ~ ')') -%}
+            {%- do named.append(pseudonymize(raw_json_field(raw, column)) ~ ' in (select user_key from ' ~ players ~ ')') -%}
         {%- endfor -%}
-        {%- do named.append('exists (select 1 from ' ~ sessions ~ ' as forgotten where instr(' ~ raw ~ ', forgotten.session_id) > 0)') -%}
+        {%- do named.append(raw_json_field(raw, 'session_id') ~ ' in (select session_id from ' ~ sessions ~ ')') -%}
         {{ return({
             'victims': 'select distinct _raw from ' ~ table.relation ~ ' as quarantined where ' ~ named | join(' or '),
             'condition': 't._raw = v._raw',

@@ -40,7 +40,7 @@
     {%- if found -%}
         {%- do run_query(
             'insert into ' ~ sessions ~ ' select distinct found.session_id, current_timestamp() from ('
-            ~ found | join(' union ') ~ ') as found where found.session_id is not null and not exists ('
+            ~ found | join(' union ') ~ ") as found where trim(found.session_id) != '' and not exists ("
             ~ 'select 1 from ' ~ sessions ~ ' as forgotten where forgotten.session_id = found.session_id)') -%}
     {%- endif -%}
     {%- set report = erase_forgotten(writers_paused=writers_paused) -%}

@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 
+from sessionlake.core import logs
 from sessionlake.core.errors import ExitCode, SessionlakeError
 from sessionlake.core.local_env import prepare_local_env
 from sessionlake.core.settings import load
@@ -35,11 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in COMMANDS:
         importlib.import_module(f"sessionlake.app.commands.{name}").add_parser(subparsers)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,  # an imported library may have configured the root logger already
-    )
+    logs.configure(args.verbose)
     try:
         settings = load()
         prepare_local_env(settings)

@@ -171,6 +171,11 @@ def secret(name: str) -> str:
     return os.environ.get(name, "")
 
 
+def secret_values() -> list[str]:
+    """The values of every secret setting set in the environment (what no log may print)."""
+    return [value for name in SECRETS if (value := os.environ.get(name, ""))]
+
+
 @contextlib.contextmanager
 def environment_overlay(values: Mapping[str, str]) -> Iterator[None]:
     """Set these variables for the duration (for a library that reads its own, as dbt's env_var() does)."""
