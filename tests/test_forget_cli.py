@@ -11,6 +11,7 @@ import pytest
 from sessionlake.app.cli import main
 from sessionlake.app.commands.forget import read_user_id
 from sessionlake.core.errors import ExitCode, InputError
+from sessionlake.privacy.erasure import check_request_id
 
 ADVERSARIAL = "ä'; drop table x; -- \\\" 玩家 42 "  # quotes, backslash, semicolon, non-ASCII, trailing space
 
@@ -51,3 +52,21 @@ def test_the_cli_names_an_unreadable_file_and_exits_with_the_input_code(tmp_path
     not_text.write_bytes(b"\xff\xfe\x00")
     assert main(["forget", "--user-id-from", str(not_text)]) == ExitCode.INPUT
     assert "not UTF-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    ["${spark.sessionlake.pii.masterkey}", "t'1", "a b", "", "x" * 129, "ticket\n1", "_leading"],
+)
+def test_a_request_id_that_sql_could_substitute_or_break_is_refused_before_spark(
+    request_id: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The request id is stored in the audit table through SQL: `${...}` would be a secret's value there."""
+    monkeypatch.setenv("SESSIONLAKE_HOME", str(tmp_path / "home"))
+    assert main(["forget", "player-1", "--request-id", request_id]) == ExitCode.INPUT
+    assert "--request-id must be" in capsys.readouterr().err
+
+
+def test_ticket_references_are_accepted() -> None:
+    for request_id in ("JIRA-1234", "gdpr/2026/12/07:7", "0b5f4c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e"):
+        assert check_request_id(request_id) == request_id

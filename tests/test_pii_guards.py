@@ -161,3 +161,26 @@ def test_every_path_that_hashes_refuses_to_run_without_a_valid_secret(spark, set
         assert spark.table("pii.forgotten_players").where(f"user_key = '{key}'").count() == 0
     if spark.catalog.tableExists("pii.erasure_audit"):
         assert spark.table("pii.erasure_audit").count() == audits
+
+
+def test_ad_hoc_sql_reaches_no_secret(settings, metastore) -> None:
+    """`sessionlake sql` as an analyst runs it, with both keys in the environment: the session holds no
+    PII key and `${...}` is not substituted: the reference stays text."""
+    import os
+    import subprocess
+    import sys
+
+    secret, master = "hash-secret-" + "7" * 20, "ab" * 32
+    env = os.environ | {
+        "SESSIONLAKE_HOME": str(settings.home),
+        "SESSIONLAKE_DERBY_PORT": str(settings.ports.derby),
+        "SESSIONLAKE_MOTO_PORT": str(settings.ports.moto),
+        "SESSIONLAKE_PII_SECRET": secret,
+        "SESSIONLAKE_PII_MASTER_KEY": master,
+    }
+    query = "select '${spark.sessionlake.pii.masterkey}' as m, '${spark.sessionlake.pii.hashkey}' as h"
+    argv = [sys.executable, "-m", "sessionlake.app.cli", "sql", query]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "${spark.sessionlake.pii.masterkey}" in done.stdout  # the reference, left as text
+    assert master not in done.stdout + done.stderr and secret not in done.stdout + done.stderr

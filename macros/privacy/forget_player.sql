@@ -12,6 +12,11 @@
         {{ exceptions.raise_compiler_error('forget_player needs exactly one of user_id, user_key') }}
     {%- endif -%}
     {%- set requested_at = modules.datetime.datetime.utcnow() -%}
+    {%- set request = (request_id or invocation_id) | string -%}
+    {%- if not modules.re.fullmatch('[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}', request) -%}
+        {#- stored through SQL, where `${...}` would be substituted (a secret) and a quote ends the literal -#}
+        {{ exceptions.raise_compiler_error('forget_player: request_id must be 1-128 characters of letters, digits and . _ : / -') }}
+    {%- endif -%}
     {%- do assert_pii_secret_set() -%}
     {%- do create_privacy_tables() -%}
     {%- if user_key is none -%}
@@ -44,7 +49,6 @@
             ~ 'select 1 from ' ~ sessions ~ ' as forgotten where forgotten.session_id = found.session_id)') -%}
     {%- endif -%}
     {%- set report = erase_forgotten(writers_paused=writers_paused) -%}
-    {%- set request = (request_id or invocation_id) | string | replace('\\', '\\\\') | replace("'", "\\'") -%}
     {%- do report.update({'keys_destroyed': report.rows_deleted.get('pii.pii_player_keys', 0)}) -%}
     {%- set counts = [] -%}
     {%- for table, rows in report.rows_deleted.items() -%}

@@ -148,8 +148,9 @@ def session_conf(settings: Settings, app_name: str, master: str | None = None) -
     return conf
 
 
-def get_session(settings: Settings, app_name: str = "sessionlake") -> SparkSession:
-    """Get (or create) the process's SparkSession, with every sessionlake setting applied."""
+def get_session(settings: Settings, app_name: str = "sessionlake", pii_keys: bool = True) -> SparkSession:
+    """Get (or create) the process's SparkSession, with every sessionlake setting applied; the PII keys
+    only with `pii_keys` (an analyst's session has none)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder
@@ -159,7 +160,10 @@ def get_session(settings: Settings, app_name: str = "sessionlake") -> SparkSessi
         builder = builder.enableHiveSupport()
     spark = builder.getOrCreate()
     for key, value in _secret_conf().items():
-        spark.conf.set(key, value)
+        if pii_keys:
+            spark.conf.set(key, value)
+        else:
+            spark.conf.unset(key)
     spark.sparkContext.setLogLevel(settings.spark.log_level)
     check_location(spark, settings.lake, "SESSIONLAKE_LAKE_URI")
     check_location(spark, settings.checkpoints, "SESSIONLAKE_CHECKPOINT_URI")

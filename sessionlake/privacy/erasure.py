@@ -10,6 +10,7 @@ the deny-lists first, so every run (and every later build) finds what an interru
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -63,6 +64,20 @@ def _wait_for_build_lock(settings: Settings, timeout: float) -> Iterator[None]:
             time.sleep(2.0)
 
 
+# A ticket reference: it is written into the audit table through SQL, where `${...}` would be substituted
+# (a conf's value, a secret) and a quote would end the literal.
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+
+
+def check_request_id(request_id: str) -> str:
+    if not REQUEST_ID.fullmatch(request_id):
+        raise InputError(
+            "--request-id must be 1-128 characters of letters, digits and . _ : / - (starting with a letter or"
+            " digit): it is stored in the audit table"
+        )
+    return request_id
+
+
 def forget(
     settings: Settings,
     spark: SparkSession,
@@ -76,8 +91,8 @@ def forget(
     config = config or PrivacyConfig.from_settings(settings)
     if not user_id or not user_id.strip():
         raise InputError("forget needs a user id (it is empty or blank)")
+    request_id = check_request_id(request_id or str(uuid.uuid4()))
     user_key = pseudonymize(user_id, hash_secret())
-    request_id = request_id or str(uuid.uuid4())
     args = {"user_key": user_key, "request_id": request_id, "writers_paused": True}
     with _wait_for_build_lock(settings, config.lock_timeout_seconds):
         table_side = run_operation(settings, spark, "forget_player", args, config.conflict_retries)

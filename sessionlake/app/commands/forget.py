@@ -66,8 +66,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from sessionlake.exporters.config import ExportConfig
     from sessionlake.exporters.search import SearchIndex
     from sessionlake.privacy import forget
+    from sessionlake.privacy.erasure import check_request_id
 
     user_id = read_user_id(args.user_id, args.user_id_from)
+    if args.request_id is not None:
+        check_request_id(args.request_id)  # before Spark starts
     index = SearchIndex(ExportConfig.from_settings(settings))
     spark = get_session(settings, "sessionlake-forget")
     report = forget(settings, spark, user_id, index, request_id=args.request_id)

@@ -1,4 +1,7 @@
-"""`sessionlake sql "QUERY"`: an analyst's ad-hoc Spark SQL query against the shared catalog."""
+"""`sessionlake sql "QUERY"`: an analyst's ad-hoc Spark SQL query against the shared catalog.
+
+The session holds no PII key, and `${...}` in the query is not substituted: ad-hoc SQL reaches no
+secret, neither as `'${spark.sessionlake.pii.masterkey}'` nor through `SET`."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from sessionlake.core.spark import get_session
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    spark = get_session(settings, "sessionlake-sql")
+    spark = get_session(settings, "sessionlake-sql", pii_keys=False)
+    spark.conf.set("spark.sql.variable.substitute", "false")
     spark.sql(args.query).show(args.limit, truncate=False)
     return 0
 
