@@ -6,6 +6,7 @@ Credentials come only from the environment, through the settings, and are kept o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sessionlake.core import storage
 from sessionlake.core.errors import ConfigurationError
@@ -62,6 +63,8 @@ class ExportConfig:
     item_retries: int = 8  # 429/5xx answers for single documents
     initial_backoff: float = 1.0
     max_backoff: float = 60.0
+    build_lock: Path | None = None  # held while dead letters are appended (sessionlake.core.lock)
+    lock_wait_seconds: float = 900.0  # how long an append of dead letters waits for a build or a forget
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExportConfig:
@@ -73,4 +76,5 @@ class ExportConfig:
             index=export.index,
             dead_letter_table=export.dead_letter_table,
             max_versions_per_batch=export.max_versions_per_batch,
+            build_lock=settings.build_lock,
         )

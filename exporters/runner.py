@@ -7,6 +7,7 @@ re-exports at most the range after the cursor, and that re-export is idempotent 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import TypeVar
 from pyspark.sql import DataFrame, SparkSession
 
 from sessionlake.core.errors import ConfigurationError, SessionlakeError
+from sessionlake.core.lock import build_lock
 from sessionlake.core.settings import Settings
 from sessionlake.exporters import dead_letters
 from sessionlake.exporters.cdf import (
@@ -164,15 +166,17 @@ class Exporter:
             letters += [_from_rejection(r) for r in self.index.apply(keyed, tally)]
         if is_snapshot:
             letters += self._delete_missing(end, {letter.session_id for letter in letters}, tally)
-        dead_letters.write(
-            self.spark,
-            self.config.dead_letter_table,
-            letters,
-            source_table=self.config.table,
-            index=self.config.index,
-            app_id=f"sessionlake-export:{state.table_id}:{self.config.index}",
-            txn_version=end,
-        )
+        if letters:
+            with self._writer_lock():
+                dead_letters.write(
+                    self.spark,
+                    self.config.dead_letter_table,
+                    letters,
+                    source_table=self.config.table,
+                    index=self.config.index,
+                    app_id=f"sessionlake-export:{state.table_id}:{self.config.index}",
+                    txn_version=end,
+                )
         self.cursors.save(Cursor(self.config.table, state.table_id, self.config.index, end, state.commit_millis[end]))
         report = ExportReport(
             versions_read=end - start + 1,
@@ -196,6 +200,12 @@ class Exporter:
         if letters:
             log.warning("%d change(s) dead-lettered to %s", len(letters), self.config.dead_letter_table)
         return report
+
+    def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The build lock, when configured: no VACUUM RETAIN 0 HOURS of forget runs beside the append."""
+        if self.config.build_lock is None:
+            return contextlib.nullcontext()
+        return build_lock(self.config.build_lock, wait=self.config.lock_wait_seconds)
 
     def _delete_missing(self, version: int, keep: set[str | None], tally: BulkTally) -> list[DeadLetter]:
         """After a snapshot at `version`, delete the documents it did not write (rows deleted meanwhile)."""

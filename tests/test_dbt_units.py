@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -60,6 +61,30 @@ def test_the_lock_excludes_another_process_and_dies_with_it(tmp_path):
         holder.wait()
     with build_lock(path):  # the kernel released the dead holder's lock
         pass
+
+
+def test_a_waiting_holder_gets_the_lock_once_it_is_released_and_gives_up_after_its_wait(tmp_path):
+    path = tmp_path / "build.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from sessionlake.core.lock import build_lock\n"
+            f"with build_lock(Path({str(path)!r})):\n    print('held', flush=True); time.sleep(1.5)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(BuildLocked), build_lock(path, wait=0.2):
+            pass
+        started = time.monotonic()
+        with build_lock(path, wait=30):
+            assert holder.poll() is not None or time.monotonic() - started > 0.5
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_the_schedule_skips_ticks_while_another_build_holds_the_lock(tmp_path):

@@ -22,6 +22,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from sessionlake.core.lock import BuildLocked, build_lock
 from sessionlake.core.settings import REPO_ROOT, Settings
 from sessionlake.exporters.cdf import Change, table_state
 from sessionlake.exporters.config import ExportConfig, SearchConfig
@@ -217,8 +218,15 @@ def test_rejected_documents_are_dead_lettered_once_and_do_not_block_the_rest(spa
     _create(spark, table, fps_type="string")  # gold drifted: avg_fps became a string column
     spark.sql(f"INSERT INTO {table} VALUES {_row('ok', fps='59.5')}, {_row('bad', fps='fast')}, {_row(None, fps='1')}")
 
-    report = export(settings, spark, config=config)
-    assert (report.upserted, report.dead_lettered) == (1, 2)
+    # Dead letters are appended under the build lock (forget's VACUUM RETAIN 0 HOURS never runs beside it).
+    locked = replace(config, build_lock=settings.home / "dbt" / "export-test.lock", lock_wait_seconds=0.5)
+    with build_lock(locked.build_lock), pytest.raises(BuildLocked):
+        export(settings, spark, config=locked)
+    assert not spark.catalog.tableExists(config.dead_letter_table)
+    assert CursorStore(config.cursor_dir, config.table, config.index).load() is None  # the batch runs again
+
+    report = export(settings, spark, config=locked)
+    assert (report.upserted + report.already_applied, report.dead_lettered) == (1, 2)
     assert set(_indexed(config)) == {"ok"}
     letters = {r["session_id"]: r for r in spark.table(config.dead_letter_table).collect()}
     assert set(letters) == {"bad", None}

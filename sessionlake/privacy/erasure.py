@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from pyspark.sql import SparkSession
 
 from sessionlake.core.errors import InputError
-from sessionlake.core.lock import BuildLocked, build_lock
+from sessionlake.core.lock import build_lock
 from sessionlake.core.settings import Settings
 from sessionlake.privacy import audit
 from sessionlake.privacy.config import PrivacyConfig, hash_secret
@@ -47,21 +45,6 @@ class ErasureReport:
     documents_deleted: int = 0
     keys_destroyed: int = 0
     history_purged: bool = True  # False: some old files wait for the next vacuum (see docs/pii.md)
-
-
-@contextmanager
-def _wait_for_build_lock(settings: Settings, timeout: float) -> Iterator[None]:
-    """Hold the dbt build lock (no build runs meanwhile), waiting up to `timeout` for a running build."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with build_lock(settings.build_lock):
-                yield
-            return
-        except BuildLocked:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2.0)
 
 
 # A ticket reference: it is written into the audit table through SQL, where `${...}` would be substituted
@@ -94,7 +77,7 @@ def forget(
     request_id = check_request_id(request_id or str(uuid.uuid4()))
     user_key = pseudonymize(user_id, hash_secret())
     args = {"user_key": user_key, "request_id": request_id, "writers_paused": True}
-    with _wait_for_build_lock(settings, config.lock_timeout_seconds):
+    with build_lock(settings.build_lock, wait=config.lock_timeout_seconds):
         table_side = run_operation(settings, spark, "forget_player", args, config.conflict_retries)
     if table_side is None:
         raise OperationError(f"forget {request_id}: forget_player logged no report")
