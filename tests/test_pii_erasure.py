@@ -326,3 +326,17 @@ def test_bronze_retention_deletes_and_purges_old_rows(lake, spark, pii_settings)
     assert report.rows_deleted["bronze.billing_logs"] == 1 and report.history_purged
     assert spark.table("bronze.billing_logs").where("user_id = 'retention-victim'").count() == 0
     assert "retention-victim" not in strings_in_lake_files(Path(pii_settings.bronze_path("billing_logs")))
+
+
+def test_retention_keeps_old_rows_that_silver_has_not_processed(lake, spark, pii_settings):
+    """A build outage longer than the retention period: bronze rows no build has processed stay, however
+    old, and are reported as kept back (the last test of the module: it empties a silver table)."""
+    spark.sql("delete from silver.stg_billing__billing_logs")  # as if no build had loaded billing yet
+    old = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=9)
+    marker = {"event_id": "old-2", "session_id": "old-session-2", "user_id": "outage-player", "billed_minutes": 2}
+    append_bronze(spark, "billing_logs", [marker], ingested_at=old, batch_id=100)
+    report = apply_retention(pii_settings, spark, days=7)
+    assert report.rows_deleted["bronze.billing_logs"] == 0 and report.kept_back["bronze.billing_logs"] == 1
+    assert spark.table("bronze.billing_logs").where("event_id = 'old-2'").count() == 1
+    # Tables every model has processed lose their old rows as before.
+    assert report.kept_back["bronze.session_events"] == 0

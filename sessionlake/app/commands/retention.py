@@ -27,6 +27,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             {
                 "days": report.days,
                 "rows_deleted": report.rows_deleted,
+                "kept_back": report.kept_back,
                 "forgotten_rows_deleted": report.forgotten_rows_deleted,
                 "history_purged": report.history_purged,
             }
