@@ -58,6 +58,7 @@ def test_log_files_land_once_with_file_coordinates_and_bad_lines_quarantined(
 kind: s3-sqs
 s3_sqs:
   queue: {name}
+  bucket: {name}
   max_files_per_trigger: 1
 schema:
   type: object
@@ -81,6 +82,23 @@ targets: [{table}]
     for i in range(10, 22):  # more files than one SQS receive (10 messages) or one trigger (1 file) takes
         s3.put_object(Bucket=name, Key=f"client/dt=2026-01-02/small-{i}.json", Body=log_line(i).encode())
 
+    # An object of another bucket announced on the queue (a misdirected notification, or a forged one): the
+    # source takes only the YAML's `bucket`, so it is acknowledged and never read.
+    other = f"{name}-other"
+    s3.create_bucket(Bucket=other)
+    s3.put_object(Bucket=other, Key="client/dt=2026-01-02/evil.json", Body=log_line(666).encode())
+    forged = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "eventTime": "2026-01-02T03:04:05.000Z",
+                "s3": {"bucket": {"name": other}, "object": {"key": "client/dt=2026-01-02/evil.json", "size": 10}},
+            }
+        ]
+    }
+    sqs = client(settings, "sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=json.dumps(forged))
+
     report = run(settings, spark, once=True, config_dir=directory)
 
     # One availableNow run drains the queue, in batches of max_files_per_trigger (1) files.
@@ -88,7 +106,7 @@ targets: [{table}]
     assert report.batches[source] == 14
     assert report.rows_written[f"bronze.{table}"] == 14
     rows = {r["event_id"]: r for r in spark.read.format("delta").load(str(settings.bronze_path(table))).collect()}
-    assert sorted(rows) == sorted(["l1", "l4", *(f"l{i}" for i in range(10, 22))])
+    assert sorted(rows) == sorted(["l1", "l4", *(f"l{i}" for i in range(10, 22))])  # no l666
     assert rows["l1"]["_file_path"].endswith("/client/dt=2026-01-02/a.json")
     assert rows["l1"]["_file_size"] == len(plain.encode())
     assert rows["l1"]["log_time"].microsecond == 250000 and rows["l1"]["crashed"] is False

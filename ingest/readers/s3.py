@@ -38,6 +38,12 @@ def options(settings: Settings, source: SourceConfig) -> dict[str, str]:
         opts["endpoint"] = endpoint
     if s3.max_files_per_trigger:
         opts["maxFilesPerTrigger"] = str(s3.max_files_per_trigger)
+    # Only objects of the source's bucket (and under its prefix) are read; an announced object elsewhere is
+    # acknowledged unread and counted in the source's `filteredFiles` metric.
+    if s3.bucket:
+        opts["bucket"] = s3.bucket
+    if s3.prefix:
+        opts["prefix"] = s3.prefix
     return opts
 
 
