@@ -113,6 +113,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "SESSIONLAKE_CHECKPOINT_URI": f"s3a://checkpoints-{run}/sessionlake",
         "SESSIONLAKE_DRIVER_MEMORY": "2g",
         "SESSIONLAKE_PII_SECRET": secrets.token_hex(32),
+        # dbt's own flag, read from the environment by the in-process runner: the builds here skip the data
+        # and unit tests (each is a query of ~10 s on the Thrift Server; they are run by test_dbt_build, on
+        # the session target and over thrift). This test checks gold against the generator's truth instead.
+        "DBT_EXCLUDE_RESOURCE_TYPES": "test unit_test",
     }
     with environment_overlay(env):
         settings = Settings(home=home, ports=ports)
