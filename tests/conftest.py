@@ -19,17 +19,17 @@ from sessionlake.core.settings import Ports, Settings
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000")) + 1000 * int(_WORKER.removeprefix("gw"))
 
-# The slowest modules, slowest first (seconds each in a serial run on a quiet machine, November 2026).
+# The slowest modules, slowest first.
 # Workers take whole modules (`--dist loadfile`) in collection order, so starting with these keeps one
 # long module from running alone at the end.
-SLOWEST_FIRST = (
-    "test_end_to_end.py",  # ~650 (cluster, s3a lake, Thrift Server build; December 2026)
-    "test_pii_erasure.py",  # ~430
-    "test_dbt_build.py",  # ~380 (with the Thrift Server full refresh)
-    "test_cluster.py",  # ~150
-    "test_ingest_exactly_once.py",  # ~145
-    "test_s3_sqs_crash.py",  # ~105
-    "test_export.py",  # ~100
+SLOWEST_FIRST = (  # seconds per module in the two-worker run of 7 December 2026 (pytest --durations)
+    "test_end_to_end.py",  # ~1460 (cluster, s3a lake, Thrift Server builds)
+    "test_pii_erasure.py",  # ~1250
+    "test_dbt_build.py",  # ~800 (with the Thrift Server full refresh, ~400)
+    "test_ingest_exactly_once.py",  # ~365
+    "test_s3_sqs_crash.py",  # ~300
+    "test_export.py",  # ~240
+    "test_cluster.py",  # ~200
 )
 
 
