@@ -37,6 +37,7 @@ DENY_LISTS = ("forgotten_players", "forgotten_sessions")
 # The builds here are about PII (the models' raw-PII guard runs as their pre-hook); dbt's data tests run in
 # test_dbt_build and in this module's consistency check after an erasure.
 MODELS = ["resource_type:model"]
+PURGED = ("gold.sessions", "silver.stg_session_manager__session_events", "bronze.session_events")
 
 
 def bronze_rows(record: dict) -> dict:
@@ -232,8 +233,11 @@ def deny_list_values(spark) -> set[str]:
 
 def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, pii_settings):
     user_id = sorted(lake["pii"]["user_id"])[0]
+    before = {t: spark.sql(f"describe history {t}").where("operation = 'VACUUM START'").count() for t in PURGED}
     again = forget(pii_settings, spark, user_id, player_index(pii_settings), request_id="ticket-1-retry")
     assert sum(again.rows_deleted.values()) == 0 and again.keys_destroyed == 0
+    # Nothing changed since the first erasure purged these tables: no VACUUM ran again (purge_needed).
+    assert {t: spark.sql(f"describe history {t}").where("operation = 'VACUUM START'").count() for t in PURGED} == before
     assert again.documents_deleted == 0
     result = build(pii_settings, spark)
     assert result.success, result.failures

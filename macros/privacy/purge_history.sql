@@ -6,8 +6,13 @@
     beside ingest and builds. LITE needs every log entry since the last vacuum: when the log no longer
     starts at version 0 (cleaned up), FULL is used, with zero retention only if no writer can be in flight
     (`writers_paused`: sessionlake forget holds the build lock), else keeping an hour (returns false).
+    A table whose history since its last complete purge only appended (purge_needed) has nothing to purge.
 -#}
 {% macro purge_history(relation, writers_paused=false) -%}
+    {%- set history = run_query('describe history ' ~ relation) -%}
+    {%- if not purge_needed(history) -%}
+        {{ return(true) }}
+    {%- endif -%}
     {%- set properties = {} -%}
     {%- for row in run_query('show tblproperties ' ~ relation) -%}
         {%- do properties.update({row[0]: row[1]}) -%}
@@ -15,7 +20,7 @@
     {%- if properties.get('delta.enableDeletionVectors', 'false') | lower == 'true' -%}
         {%- do run_query('reorg table ' ~ relation ~ ' apply (purge)') -%}
     {%- endif -%}
-    {%- set oldest = run_query('describe history ' ~ relation).columns['version'].values() | min -%}
+    {%- set oldest = history.columns['version'].values() | min -%}
     {%- set check = 'spark.databricks.delta.retentionDurationCheck.enabled' -%}
     {%- do run_query('set ' ~ check ~ ' = false') -%}
     {%- if oldest == 0 -%}
