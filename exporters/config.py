@@ -64,6 +64,10 @@ class ExportConfig:
     initial_backoff: float = 1.0
     max_backoff: float = 60.0
     build_lock: Path | None = None  # held while dead letters are appended (sessionlake.core.lock)
+    # The erasure deny-lists (docs/pii.md): a change of a forgotten session or player is exported as a delete,
+    # so an exporter behind a `forget` never writes back a document the erasure removed.
+    forgotten_sessions: str = "pii.forgotten_sessions"
+    forgotten_players: str = "pii.forgotten_players"
     lock_wait_seconds: float = 900.0  # how long an append of dead letters waits for a build or a forget
 
     @classmethod

@@ -71,6 +71,22 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """Sessions and players on the erasure deny-lists: their changes are exported as deletes."""
+
+    sessions: set[str]
+    user_keys: set[str]
+
+    def apply(self, change: Change) -> Change:
+        if change.is_delete:
+            return change
+        user_key = (change.document or {}).get("user_key")
+        if change.session_id in self.sessions or (user_key is not None and user_key in self.user_keys):
+            return Change(change.session_id, "delete", change.version, None)
+        return change
+
+
 def _letter(change: Change, status: int | None, error_type: str, reason: str) -> DeadLetter:
     return DeadLetter(
         change.session_id, change.version, change.change_type, status, error_type, reason, change.document
@@ -156,8 +172,9 @@ class Exporter:
     ) -> ExportReport:
         tally = BulkTally()
         letters: list[DeadLetter] = []
+        erased = self._forgotten()
         for group in _batches(iter_changes(changes), GROUP_SIZE):
-            keyed = [c for c in group if c.session_id and c.session_id.strip()]
+            keyed = [erased.apply(c) for c in group if c.session_id and c.session_id.strip()]
             letters += [
                 _letter(c, None, "missing_session_id", "session_id is null or blank")
                 for c in group
@@ -200,6 +217,15 @@ class Exporter:
         if letters:
             log.warning("%d change(s) dead-lettered to %s", len(letters), self.config.dead_letter_table)
         return report
+
+    def _forgotten(self) -> Forgotten:
+        """The deny-lists as they are now (empty before the first erasure created them)."""
+        tables = {}
+        for name in (self.config.forgotten_sessions, self.config.forgotten_players):
+            tables[name] = (
+                {r[0] for r in self.spark.table(name).collect()} if self.spark.catalog.tableExists(name) else set()
+            )
+        return Forgotten(tables[self.config.forgotten_sessions], tables[self.config.forgotten_players])
 
     def _writer_lock(self) -> contextlib.AbstractContextManager[None]:
         """The build lock, when configured: no VACUUM RETAIN 0 HOURS of forget runs beside the append."""

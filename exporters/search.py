@@ -252,20 +252,55 @@ class SearchIndex:
                 yield hit["_id"]
 
     def delete_player(self, user_key: str, session_ids: Iterable[str]) -> int:
-        """Delete (and refresh) every document of a player, by user_key and by session id; returns how many
-        were deleted. A missing index holds nothing to delete. Ids are found with a scroll and deleted in
-        bulk (no `_delete_by_query`: it lives in the optional reindex module, which minimal distributions
-        lack)."""
+        """Delete every document of a player, by user_key and by session id, until none is left; returns how
+        many were deleted. A missing index holds nothing to delete. 429/5xx answers are retried with backoff
+        and the index is searched again after each round; any other refusal raises SearchExportError, and
+        documents still there after the retries raise TransientSearchError, so the caller never reports an
+        erasure whose documents are still searchable. Ids are found with a scroll and deleted in bulk (no
+        `_delete_by_query`: it lives in the optional reindex module, which minimal distributions lack)."""
         if not self.exists():
             return 0
-        self.refresh()
         sessions = sorted(set(session_ids))
+        deleted = 0
+        backoff = self.config.initial_backoff
+        for attempt in range(self.config.item_retries + 1):
+            self.refresh()
+            ids = self._player_ids(user_key, sessions)
+            if not ids:
+                return deleted
+            if attempt:
+                log.warning("%d document(s) of the player still in %s; retry %d/%d", len(ids), self.name, attempt,
+                            self.config.item_retries)  # fmt: skip
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff)
+            actions = ({"_op_type": "delete", "_index": self.name, "_id": doc_id} for doc_id in sorted(ids))
+            for _ok, item in self._helpers.streaming_bulk(
+                self.client, actions, raise_on_error=False, raise_on_exception=True, max_retries=0
+            ):
+                result = item["delete"]
+                status = int(result.get("status", 500))
+                outcome = classify("delete", status)
+                if outcome is Outcome.APPLIED:
+                    deleted += 1
+                elif outcome in (Outcome.REJECTED, Outcome.FATAL):
+                    error_type, reason = _error_text(result.get("error"))
+                    raise SearchExportError(
+                        f"{self.engine.name} refused to delete a document of index {self.name} "
+                        f"({status} {error_type}): {reason}"
+                    )
+        self.refresh()
+        left = self._player_ids(user_key, sessions)
+        if left:
+            raise TransientSearchError(
+                f"{len(left)} document(s) of the player are still in {self.name} after "
+                f"{self.config.item_retries} retries: run forget again"
+            )
+        return deleted
+
+    def _player_ids(self, user_key: str, sessions: list[str]) -> set[str]:
         should: list[dict[str, Any]] = [{"term": {"user_key": user_key}}]
         should += [
             {"terms": {"session_id": sessions[i : i + _TERMS_CHUNK]}} for i in range(0, len(sessions), _TERMS_CHUNK)
         ]
         query = {"query": {"bool": {"should": should, "minimum_should_match": 1}}, "_source": False}
-        ids = {hit["_id"] for hit in self._helpers.scan(self.client, index=self.name, query=query)}
-        actions = ({"_op_type": "delete", "_index": self.name, "_id": doc_id} for doc_id in sorted(ids))
-        deleted, _ = self._helpers.bulk(self.client, actions, raise_on_error=False, refresh=True)
-        return int(deleted)
+        return {hit["_id"] for hit in self._helpers.scan(self.client, index=self.name, query=query)}

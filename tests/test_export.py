@@ -365,3 +365,27 @@ def test_replaced_table_exports_on_and_a_recreated_one_needs_a_reindex(spark, se
     rebuilt = export(settings, spark, config=config, reindex=True)
     assert (rebuilt.snapshots, rebuilt.upserted) == (1, 1)
     assert set(_assert_index_equals_table(spark, config)) == {"s9"}
+
+
+def test_changes_of_forgotten_sessions_and_players_are_exported_as_deletes(spark, settings, names) -> None:
+    """An exporter behind a `forget` must not write back what the erasure removed from the index: a change
+    of a session or player on the deny-lists is exported as a delete."""
+    table, schema = names["table"], names["schema"]
+    config = replace(
+        names["config"],
+        forgotten_sessions=f"{schema}.forgotten_sessions",
+        forgotten_players=f"{schema}.forgotten_players",
+    )
+    _create(spark, table)
+    spark.sql(f"INSERT INTO {table} VALUES {_row('a')}, {_row('b')}, {_row('c')}")
+    first = export(settings, spark, config=config)  # no deny-lists yet: everything is exported
+    assert first.upserted == 3 and set(_indexed(config)) == {"a", "b", "c"}
+
+    spark.sql(f"CREATE TABLE {schema}.forgotten_sessions (session_id string, forgotten_at timestamp) USING DELTA")
+    spark.sql(f"CREATE TABLE {schema}.forgotten_players (user_key string, forgotten_at timestamp) USING DELTA")
+    spark.sql(f"INSERT INTO {schema}.forgotten_sessions VALUES ('b', current_timestamp())")
+    spark.sql(f"INSERT INTO {schema}.forgotten_players VALUES ('uk-c', current_timestamp())")
+    spark.sql(f"UPDATE {table} SET tier = 'free'")  # a lagging change of every session
+    report = export(settings, spark, config=config)
+    assert (report.upserted, report.deleted) == (1, 2)
+    assert set(_indexed(config)) == {"a"}

@@ -234,6 +234,16 @@ def deny_list_values(spark) -> set[str]:
 def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, pii_settings):
     user_id = sorted(lake["pii"]["user_id"])[0]
     before = {t: spark.sql(f"describe history {t}").where("operation = 'VACUUM START'").count() for t in PURGED}
+    # The index refuses (a closed index): forget fails and its audit row does not say done.
+    client = search_client(pii_settings)
+    client.indices.close(index=INDEX)
+    try:
+        with pytest.raises(Exception, match="closed"):
+            forget(pii_settings, spark, user_id, player_index(pii_settings), request_id="ticket-1-retry")
+    finally:
+        client.indices.open(index=INDEX, wait_for_active_shards="all")
+    pending = spark.table("pii.erasure_audit").where("request_id = 'ticket-1-retry'").collect()
+    assert pending and all(r["completed_at"] is None for r in pending)
     again = forget(pii_settings, spark, user_id, player_index(pii_settings), request_id="ticket-1-retry")
     assert sum(again.rows_deleted.values()) == 0 and again.keys_destroyed == 0
     # Nothing changed since the first erasure purged these tables: no VACUUM ran again (purge_needed).
@@ -241,7 +251,9 @@ def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, pi
     assert again.documents_deleted == 0
     result = build(pii_settings, spark)
     assert result.success, result.failures
-    assert spark.table("pii.erasure_audit").count() == 2
+    audit = spark.table("pii.erasure_audit").collect()
+    assert {r["request_id"] for r in audit} == {"ticket-1", "ticket-1-retry"}
+    assert all(r["completed_at"] is not None for r in audit)  # the retry completed the failed run's row too
 
 
 def test_late_data_of_a_forgotten_player_does_not_bring_them_back(lake, spark, pii_settings):

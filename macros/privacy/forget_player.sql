@@ -3,11 +3,12 @@
     (or `user_key: <pseudonymous key>`; `sessionlake forget` calls it with the key, so the raw id never
     reaches dbt's logs). Puts the player's key and sessions on the deny-lists, deletes their rows from
     bronze, silver, gold and the vault (erase_forgotten), which destroys their data key, purges older table
-    versions, and appends an audit row without PII. Idempotent: run it again after a failure (a Delta commit
+    versions, and appends an audit row without PII (with `index_pending`, as `sessionlake forget` calls it,
+    the row's completed_at stays null until the caller has cleaned the search index). Idempotent: run it again after a failure (a Delta commit
     conflict with a concurrent writer, a crash). The search index is not reached from dbt: the exporter
     deletes the documents at its next run (docs/pii.md, "Only the run-operation").
 -#}
-{% macro forget_player(user_id=none, user_key=none, request_id=none, writers_paused=false) -%}
+{% macro forget_player(user_id=none, user_key=none, request_id=none, writers_paused=false, index_pending=false) -%}
     {%- if (user_id is none) == (user_key is none) -%}
         {{ exceptions.raise_compiler_error('forget_player needs exactly one of user_id, user_key') }}
     {%- endif -%}
@@ -60,7 +61,8 @@
     {%- endfor -%}
     {%- do run_query(
         'insert into ' ~ source('privacy', 'erasure_audit') ~ " select '" ~ request ~ "', timestamp'" ~ requested_at
-        ~ "', current_timestamp(), cast(map(" ~ counts | join(', ') ~ ') as map<string, bigint>), cast(null as bigint), '
+        ~ "', " ~ ('cast(null as timestamp)' if index_pending else 'current_timestamp()')
+        ~ ", cast(map(" ~ counts | join(', ') ~ ') as map<string, bigint>), cast(null as bigint), '
         ~ report.keys_destroyed ~ ', cast(array(' ~ purged | join(', ')
         ~ ') as array<string>), ' ~ (report.history_purged | string | lower)) -%}
     {{ log('forget_player: ' ~ tojson(report), info=true) }}

@@ -76,7 +76,7 @@ def forget(
         raise InputError("forget needs a user id (it is empty or blank)")
     request_id = check_request_id(request_id or str(uuid.uuid4()))
     user_key = pseudonymize(user_id, hash_secret())
-    args = {"user_key": user_key, "request_id": request_id, "writers_paused": True}
+    args = {"user_key": user_key, "request_id": request_id, "writers_paused": True, "index_pending": True}
     with build_lock(settings.build_lock, wait=config.lock_timeout_seconds):
         table_side = run_operation(settings, spark, "forget_player", args, config.conflict_retries)
     if table_side is None:
