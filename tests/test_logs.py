@@ -35,3 +35,16 @@ def test_py4j_stays_quiet_and_every_record_is_scrubbed() -> None:
     assert err.count(logs.REDACTED) == 2
     assert "a library quoting the key" in err and "ValueError: refused" in err
     assert "moto's testing credentials" in err
+
+
+def test_ingest_error_records_keep_no_raw_value() -> None:
+    """ops.ingest_metrics.error (which erasure cannot reach) keeps the error, not the record's values."""
+    from sessionlake.ingest.metrics import without_values
+
+    spark_cast = '[CAST_INVALID_INPUT] The value \'alice@example.org\' of the type "STRING" cannot be cast to "INT"'
+    assert "alice" not in without_values(spark_cast) and without_values(spark_cast).startswith("[CAST_INVALID_INPUT]")
+    udf = "ValueError: bad address bob.o'neil+x@mail.example.com from 203.0.113.7 and 2001:db8::1 at 12:30:45"
+    scrubbed = without_values(udf)
+    assert not any(v in scrubbed for v in ("bob", "mail.example", "203.0.113.7", "2001:db8"))
+    assert scrubbed.startswith("ValueError: bad address") and scrubbed.endswith("at 12:30:45")
+    assert without_values("ValueError: negative fps: -1.0") == "ValueError: negative fps: -1.0"
