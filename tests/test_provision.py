@@ -52,10 +52,16 @@ def test_provision_plans_creates_once_and_delivers_only_matching_keys(via_sns, m
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}  # a dry run changes nothing
     assert sqs.list_queues(QueueNamePrefix=queue).get("QueueUrls", []) == []
 
-    wanted = Notification(bucket, queue, topic if via_sns else None, "incoming/", ".json.gz", 3)
+    days = settings.privacy.bronze_retention_days
+    wanted = Notification(bucket, queue, topic if via_sns else None, "incoming/", ".json.gz", 3, expire_after_days=days)
     assert len(provision(settings, [wanted])) >= 6  # what the CLI does, in this process
     assert provision(settings, [wanted]) == []  # a second run changes nothing
     assert _provision(settings, config, "--dry-run")[-1] == "1 source(s): no change(s) (dry run)"
+
+    # The raw files expire with bronze's raw PII (docs/pii.md): a lifecycle rule on the source's prefix.
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rule["Expiration"] == {"Days": days} and rule["Filter"] == {"Prefix": "incoming/"}
+    assert any("expire objects" in line for line in plan)
 
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from sessionlake import stack
 from sessionlake.core.domain import KAFKA_PARTITIONS, KAFKA_TOPICS, LOG_BUCKETS
@@ -242,10 +242,16 @@ def test_metastore_fixture_accepts_connections(metastore: str, settings: Setting
     assert port_open(settings.ports.derby)
 
 
-def test_kafka_has_reference_topics_and_round_trips(kafka: str) -> None:
-    metadata = AdminClient({"bootstrap.servers": kafka}).list_topics(timeout=10)
+def test_kafka_has_reference_topics_and_round_trips(kafka: str, settings: Settings) -> None:
+    admin = AdminClient({"bootstrap.servers": kafka})
+    metadata = admin.list_topics(timeout=10)
     for topic in KAFKA_TOPICS:
         assert len(metadata.topics[topic].partitions) == KAFKA_PARTITIONS
+    # Raw records expire with bronze's raw PII: the topics keep them no longer than the bronze retention.
+    resources = [ConfigResource("topic", topic) for topic in KAFKA_TOPICS]
+    for future in admin.describe_configs(resources).values():
+        retention_ms = int(future.result(timeout=30)["retention.ms"].value)
+        assert retention_ms == settings.privacy.bronze_retention_days * 24 * 3600 * 1000
 
     value = json.dumps({"event_id": str(uuid.uuid4())}).encode()
     delivered = []
@@ -337,6 +343,11 @@ def test_provisioning_again_changes_nothing(moto: str, settings: Settings) -> No
     assert len(sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]) == 1
     for bucket in LOG_BUCKETS:  # the queue and its dead-letter queue, once each
         assert len(sqs.list_queues(QueueNamePrefix=bucket.queue)["QueueUrls"]) == 2
+    # The landing buckets expire raw files with bronze's raw PII (docs/pii.md).
+    s3 = aws_client(settings, "s3")
+    for bucket in LOG_BUCKETS:
+        [rule] = s3.get_bucket_lifecycle_configuration(Bucket=bucket.bucket)["Rules"]
+        assert rule["Expiration"] == {"Days": settings.privacy.bronze_retention_days}
 
 
 # --- pure functions ---------------------------------------------------------------------------------

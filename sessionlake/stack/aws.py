@@ -24,16 +24,21 @@ MAX_RECEIVE_COUNT = DEFAULT_MAX_RECEIVE_COUNT
 aws_client = client
 
 
-def notification(bucket: LogBucket) -> Notification:
-    return Notification(bucket=bucket.bucket, queue=bucket.queue, sns_topic=bucket.via_sns_topic)
+def notification(settings: Settings, bucket: LogBucket) -> Notification:
+    return Notification(
+        bucket=bucket.bucket,
+        queue=bucket.queue,
+        sns_topic=bucket.via_sns_topic,
+        expire_after_days=settings.privacy.bronze_retention_days,
+    )
 
 
 def provision_log_bucket(settings: Settings, bucket: LogBucket) -> None:
-    provision(settings, [notification(bucket)])
+    provision(settings, [notification(settings, bucket)])
 
 
 def provision_log_buckets(settings: Settings) -> None:
-    provision(settings, [notification(b) for b in LOG_BUCKETS])
+    provision(settings, [notification(settings, b) for b in LOG_BUCKETS])
 
 
 LAKE_SCHEMES = ("s3a", "s3")

@@ -133,8 +133,10 @@ class Kafka(Component):
     def provision(self, settings: Settings) -> None:
         admin = self._admin(settings)
         existing = set(admin.list_topics(timeout=10).topics)
+        # Records expire with bronze's raw PII (docs/pii.md): no raw copy outlives the bronze retention.
+        retention = {"retention.ms": str(settings.privacy.bronze_retention_days * 24 * 3600 * 1000)}
         wanted = [
-            NewTopic(topic, num_partitions=KAFKA_PARTITIONS, replication_factor=1)
+            NewTopic(topic, num_partitions=KAFKA_PARTITIONS, replication_factor=1, config=retention)
             for topic in KAFKA_TOPICS
             if topic not in existing
         ]

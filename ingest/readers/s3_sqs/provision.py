@@ -35,6 +35,13 @@ class Notification:
     prefix: str = ""
     suffix: str = ""
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    # The raw files expire after this many days (an S3 lifecycle rule on the prefix): bronze keeps raw PII
+    # that long, so its landing copy should not outlive it (docs/pii.md). None: no rule.
+    expire_after_days: int | None = None
+
+    @property
+    def lifecycle_rule_id(self) -> str:
+        return f"sessionlake-{self.queue}-raw-expiry"
 
     @property
     def dead_letter_queue(self) -> str:
@@ -150,6 +157,30 @@ class _Run:
                 TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
             )
 
+    def lifecycle(self, source: Notification) -> None:
+        """The rule expiring the source's raw files; the bucket's other rules stay as they are."""
+        if source.expire_after_days is None or source.expire_after_days < 1:
+            raise ConfigurationError(f"{source.bucket}: raw files must expire after at least 1 day")
+        s3 = self.client("s3")
+        try:
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=source.bucket).get("Rules", [])
+        except ClientError:
+            rules = []  # no lifecycle configuration yet (or no bucket yet, in a dry run)
+        rule = {
+            "ID": source.lifecycle_rule_id,
+            "Filter": {"Prefix": source.prefix},
+            "Status": "Enabled",
+            "Expiration": {"Days": source.expire_after_days},
+        }
+        current = next((r for r in rules if r.get("ID") == rule["ID"]), None)
+        if (current is None or _lifecycle(current) != _lifecycle(rule)) and self.change(
+            f"expire objects of {source.bucket} under {source.prefix!r} after {source.expire_after_days} days"
+        ):
+            others = [r for r in rules if r.get("ID") != rule["ID"]]
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=source.bucket, LifecycleConfiguration={"Rules": [*others, rule]}
+            )
+
     def notification(self, source: Notification, target_arn: str) -> None:
         s3 = self.client("s3")
         try:
@@ -176,6 +207,12 @@ class _Run:
             + (f" (prefix {source.prefix!r}, suffix {source.suffix!r})" if rules else "")
         ):
             s3.put_bucket_notification_configuration(Bucket=source.bucket, NotificationConfiguration=wanted)
+
+
+def _lifecycle(rule: dict[str, Any]) -> tuple:
+    """What a lifecycle rule does, whatever shape the service returns it in (Filter.Prefix or Prefix)."""
+    prefix = (rule.get("Filter") or {}).get("Prefix", rule.get("Prefix", ""))
+    return rule.get("Status"), (rule.get("Expiration") or {}).get("Days"), prefix
 
 
 def _same_attribute(current: str | None, wanted: str) -> bool:
@@ -239,4 +276,6 @@ def provision(settings: Settings, sources: list[Notification], dry_run: bool = F
             policy = allow("s3.amazonaws.com", "sqs:SendMessage", queue_arn, bucket_arn)
             run.queue_attributes(queue_url, source.queue, {"Policy": policy})
         run.notification(source, target)
+        if source.expire_after_days is not None:
+            run.lifecycle(source)
     return run.changes

@@ -37,7 +37,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             continue
         if not s3.bucket:
             raise ConfigurationError(f"{source.name}: s3_sqs.bucket is needed to provision its notification")
-        wanted.append(Notification(s3.bucket, s3.queue, s3.sns_topic, s3.prefix, s3.suffix, s3.max_receive_count))
+        wanted.append(
+            Notification(
+                s3.bucket,
+                s3.queue,
+                s3.sns_topic,
+                s3.prefix,
+                s3.suffix,
+                s3.max_receive_count,
+                expire_after_days=settings.privacy.bronze_retention_days,
+            )
+        )
     if not wanted:
         raise ConfigurationError("no s3-sqs source to provision")
     changes = provision(settings, wanted, dry_run=args.dry_run)
