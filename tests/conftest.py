@@ -3,6 +3,7 @@ on its own ports and home directory, started once per test session, components o
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -49,6 +50,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
     items.sort(key=rank)  # stable: tests keep their order within a module
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs the CLI in-process (`main([...])`) configures the root logger onto the stream
+    pytest captured for it; later records in the worker must not go to that closed stream."""
+    root = logging.getLogger()
+    before = set(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

@@ -82,23 +82,6 @@ targets: [{table}]
     for i in range(10, 22):  # more files than one SQS receive (10 messages) or one trigger (1 file) takes
         s3.put_object(Bucket=name, Key=f"client/dt=2026-01-02/small-{i}.json", Body=log_line(i).encode())
 
-    # An object of another bucket announced on the queue (a misdirected notification, or a forged one): the
-    # source takes only the YAML's `bucket`, so it is acknowledged and never read.
-    other = f"{name}-other"
-    s3.create_bucket(Bucket=other)
-    s3.put_object(Bucket=other, Key="client/dt=2026-01-02/evil.json", Body=log_line(666).encode())
-    forged = {
-        "Records": [
-            {
-                "eventName": "ObjectCreated:Put",
-                "eventTime": "2026-01-02T03:04:05.000Z",
-                "s3": {"bucket": {"name": other}, "object": {"key": "client/dt=2026-01-02/evil.json", "size": 10}},
-            }
-        ]
-    }
-    sqs = client(settings, "sqs")
-    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=json.dumps(forged))
-
     report = run(settings, spark, once=True, config_dir=directory)
 
     # One availableNow run drains the queue, in batches of max_files_per_trigger (1) files.
@@ -127,6 +110,27 @@ targets: [{table}]
     assert status.sqs_backlog == 0 and status.s3_files == 1 and status.s3_bytes > 0
     assert status.discovery_latency_max_ms >= status.discovery_latency_p50_ms > 0
 
+    # An object of another bucket announced on the queue (a misdirected notification, or a forged one): the
+    # source takes only the YAML's `bucket`, so it is acknowledged and never read.
+    other = f"{name}-other"
+    s3.create_bucket(Bucket=other)
+    s3.put_object(Bucket=other, Key="client/dt=2026-01-02/evil.json", Body=log_line(666).encode())
+    forged = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "eventTime": "2026-01-02T03:04:05.000Z",
+                "s3": {"bucket": {"name": other}, "object": {"key": "client/dt=2026-01-02/evil.json", "size": 10}},
+            }
+        ]
+    }
+    sqs = client(settings, "sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=json.dumps(forged))
+
     again = run(settings, spark, once=True, config_dir=directory)
-    assert sum(again.rows_written.values()) == 0
+    assert sum(again.rows_written.values()) == 0  # nothing of the other bucket was read
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"]
+    assert [attributes[c] for c in counts] == ["0", "0"]  # acknowledged, not left for the redrive policy
     assert spark.read.format("delta").load(str(settings.bronze_path(table))).count() == 14

@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,6 +169,12 @@ def secret(name: str) -> str:
     if name not in SECRETS:
         raise KeyError(f"{name} is not a declared secret")
     return os.environ.get(name, "")
+
+
+def passed_through(names: Iterable[str]) -> dict[str, str]:
+    """The variables among `names` set in this process's environment, for a child process that needs them
+    (the local stack's components get these and nothing else of the caller's environment)."""
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def secret_values() -> list[str]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessionlake.core.settings import Settings
+from sessionlake.core.settings import Settings, passed_through
 from sessionlake.stack.component import Component, Launch
 from sessionlake.stack.derby import Derby
 from sessionlake.stack.kafka import Kafka
@@ -37,8 +36,7 @@ BASE_ENVIRONMENT = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", 
 
 
 def component_environment(launch: Launch) -> dict[str, str]:
-    names = (*BASE_ENVIRONMENT, *launch.inherit)
-    return {name: os.environ[name] for name in names if name in os.environ} | launch.env
+    return passed_through((*BASE_ENVIRONMENT, *launch.inherit)) | launch.env
 
 
 def _registry(settings: Settings) -> dict[str, Component]:
