@@ -68,3 +68,34 @@ def test_a_location_that_cannot_be_used_fails_naming_the_setting(moto, spark) ->
     missing = f"s3a://no-such-bucket-{uuid.uuid4().hex[:8]}/lake"
     with pytest.raises(ConfigurationError, match=r"^SESSIONLAKE_CHECKPOINT_URI=s3a://no-such-bucket-.*(?i:bucket)"):
         storage.check_location(spark, missing, "SESSIONLAKE_CHECKPOINT_URI")
+
+
+def test_delta_maintenance_on_an_s3a_table(moto, spark) -> None:
+    """What `forget`, `retention` and `sessionlake build --optimize/--restore/--vacuum` run, on a table in
+    an s3a:// bucket on moto with sessionlake's session: OPTIMIZE, history, RESTORE, VACUUM LITE RETAIN 0."""
+    import boto3
+
+    bucket = f"maint-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", endpoint_url=moto)
+    s3.create_bucket(Bucket=bucket)
+    table = f"delta.`s3a://{bucket}/lake/gold.db/sessions`"
+    spark.range(0, 50).selectExpr("cast(id as string) as session_id").write.format("delta").save(
+        f"s3a://{bucket}/lake/gold.db/sessions"
+    )
+    for start in (50, 100):
+        spark.sql(f"insert into {table} select cast(id as string) from range({start}, {start + 50})")
+    assert spark.sql(f"optimize {table} zorder by (session_id)").first()["metrics"]["numFilesRemoved"] > 1
+    history = [r["operation"] for r in spark.sql(f"describe history {table}").collect()]
+    assert history[:2] == ["OPTIMIZE", "WRITE"]
+    spark.sql(f"delete from {table} where session_id = '7'")
+    spark.sql(f"restore table {table} to version as of 2")
+    assert spark.sql(f"select count(*) from {table}").first()[0] == 150
+    check = "spark.databricks.delta.retentionDurationCheck.enabled"
+    spark.conf.set(check, "false")
+    try:
+        spark.sql(f"vacuum {table} lite retain 0 hours")
+    finally:
+        spark.conf.set(check, "true")
+    assert spark.sql(f"select count(*) from {table}").first()[0] == 150
+    with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):
+        spark.sql(f"select * from {table} version as of 3").collect()  # the deleted version's files are gone
