@@ -40,18 +40,23 @@ def test_the_lock_excludes_a_second_holder_in_the_same_process(tmp_path):
         pass
 
 
-def test_the_lock_excludes_another_process_and_dies_with_it(tmp_path):
-    path = tmp_path / "build.lock"
-    holder = subprocess.Popen(
+def _holder(path, seconds: float) -> subprocess.Popen:
+    """Another process holding the lock for `seconds` (it prints `held` once it has it)."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; from sessionlake.core.lock import build_lock\n"
-            f"with build_lock(Path({str(path)!r})):\n    print('held', flush=True); time.sleep(60)",
+            f"with build_lock(Path({str(path)!r})):\n    print('held', flush=True); time.sleep({seconds})",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def test_the_lock_excludes_another_process_and_dies_with_it(tmp_path):
+    path = tmp_path / "build.lock"
+    holder = _holder(path, 60)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(BuildLocked), build_lock(path):
@@ -65,16 +70,7 @@ def test_the_lock_excludes_another_process_and_dies_with_it(tmp_path):
 
 def test_a_waiting_holder_gets_the_lock_once_it_is_released_and_gives_up_after_its_wait(tmp_path):
     path = tmp_path / "build.lock"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from sessionlake.core.lock import build_lock\n"
-            f"with build_lock(Path({str(path)!r})):\n    print('held', flush=True); time.sleep(1.5)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _holder(path, 1.5)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(BuildLocked), build_lock(path, wait=0.2):
