@@ -102,12 +102,18 @@ def up(settings: Settings, components: Sequence[str] | None = None) -> None:
     All processes are launched first and then waited for, so slow starters start in parallel.
     """
     started: list[Component] = []
+    launched: list[subprocess.Popen] = []
     chosen = _components(settings, default_names(settings) if components is None else components)
     if any(c.name in cluster_names(settings) for c in chosen):
         _cluster_marker(settings).parent.mkdir(parents=True, exist_ok=True)
         _cluster_marker(settings).touch()
     try:
-        waiting = [(component, _launch(settings, component, started)) for component in chosen]
+        waiting = []
+        for component in chosen:
+            process = _launch(settings, component, started)
+            if process is not None:
+                launched.append(process)
+            waiting.append((component, process))
         for component, process in waiting:
             wait_until(
                 lambda c=component: c.healthy(settings),
@@ -119,7 +125,11 @@ def up(settings: Settings, components: Sequence[str] | None = None) -> None:
             component.provision(settings)
             log.info("%s ready at %s", component.name, component.endpoint(settings))
     except BaseException:
-        # Leave nothing half-started behind: stop what this call launched.
+        # Leave nothing half-started behind: stop what this call launched. By its Popen first: a child that
+        # has not exec'd yet does not carry our owner mark, so its pid file alone would not find it.
+        for process in launched:
+            if process.poll() is None:
+                stop_group(process.pid)
         _stop(settings, started)
         raise
 
