@@ -19,7 +19,7 @@ from sessionlake.generator.bronze import append_bronze, create_bronze_tables
 from sessionlake.generator.truth import session_row
 from sessionlake.generator.workload import BILLING_LOGS, CLIENT_LOGS, SESSION_EVENTS, STREAM_METRICS
 from sessionlake.privacy.keys import pseudonymize
-from sessionlake.transform import build
+from sessionlake.transform import Checks, build
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0)
 MODELS_ONLY = ["resource_type:model"]
@@ -193,12 +193,12 @@ def assert_matches(actual: dict[str, dict], expected: dict[str, dict]) -> None:
 
 @pytest.fixture(scope="module")
 def project(empty_lake, spark, settings):
-    """Bronze loaded with two batches and one full `dbt build` (models, data tests, unit tests)."""
+    """Bronze loaded with two batches and one `dbt build` with every check (models, data tests, unit tests)."""
     create_bronze_tables(spark, settings)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     ingest(spark, BATCH_1, now - dt.timedelta(minutes=2), 1)
     ingest(spark, BATCH_2, now - dt.timedelta(minutes=1), 2)
-    result = build(settings, spark)
+    result = build(settings, spark, checks=Checks.ALL)
     return {"first": result}
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from sessionlake.core.lock import BuildLocked, build_lock
 from sessionlake.privacy.keys import pseudonymize
+from sessionlake.transform import Checks
 from sessionlake.transform.schedule import parse_interval, run_every
 
 
@@ -90,3 +91,32 @@ def test_the_schedule_skips_ticks_while_another_build_holds_the_lock(tmp_path):
     with build_lock(settings.home / "dbt" / "build.lock"):
         results = run_every(settings, spark=None, interval_seconds=0.05, max_runs=3, stop=threading.Event())
     assert results == []
+
+
+def _selected_checks(checks: Checks, tmp_path) -> list[str]:
+    """What `dbt ls` selects of tests and unit tests with a build's `checks` (a parse, no warehouse)."""
+    from sessionlake.core.dbt import invoke
+    from sessionlake.core.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    args = ["ls", "--resource-type", "test", "--resource-type", "unit_test", "--output", "name", *checks.dbt_args()]
+    result = invoke(settings, args)
+    assert result.success, result.exception
+    return sorted(result.result)
+
+
+def test_the_build_loop_runs_the_key_tests_and_every_check_runs_all(tmp_path, monkeypatch):
+    monkeypatch.setenv("SESSIONLAKE_PII_SECRET", "s" * 32)
+    loop = _selected_checks(Checks.EVERY_BUILD, tmp_path)
+    assert loop == [
+        "not_null_pii_player_keys_user_key",
+        "not_null_pii_players_user_key",
+        "not_null_sessions_session_id",
+        "relationships_pii_players_user_key__user_key__ref_pii_player_keys_",
+        "unique_pii_player_keys_user_key",
+        "unique_pii_players_user_key",
+        "unique_sessions_session_id",
+    ]
+    every = _selected_checks(Checks.ALL, tmp_path)
+    assert set(loop) < set(every)
+    assert len(every) >= 50 and any(name.startswith("sessions_") for name in every)  # unit tests included

@@ -3,6 +3,7 @@ key; and the masking macros do what docs/pii.md says. Real dbt on Spark + Delta.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,19 +41,25 @@ def failures(result) -> str:
     return " ".join(str(r.message) for r in (result.result or [])) + str(result.exception or "")
 
 
-def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, settings, tmp_path: Path):
-    create_bronze_tables(spark, settings)
+def project_with_leak_folder(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A copy of the dbt project with an empty models/leak folder, and the flags dbt needs to run it."""
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(REPO_ROOT / "dbt_project.yml", project)
     for folder in ("models", "macros"):
         shutil.copytree(REPO_ROOT / folder, project / folder)
     (project / "models" / "leak").mkdir()
+    args = ["--project-dir", str(project), "--profiles-dir", str(REPO_ROOT / "profiles")]
+    args += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    return project, args
+
+
+def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, settings, tmp_path: Path):
+    create_bronze_tables(spark, settings)
+    project, args = project_with_leak_folder(tmp_path)
     (project / "models" / "leak" / "leaky_players.sql").write_text(
         "select session_id, user_id from {{ source('billing', 'billing_logs') }}\n"
     )
-    args = ["--project-dir", str(project), "--profiles-dir", str(REPO_ROOT / "profiles")]
-    args += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
     result = dbtRunner().invoke(["run", "--select", "leaky_players", *args])
     assert not result.success
     assert "leaky_players exposes declared PII column(s) user_id" in failures(result)
@@ -79,6 +86,48 @@ def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, sett
     assert result.success, failures(result)
     assert spark.table("silver.leaky_players").columns == ["session_id", "user_key"]
     spark.sql("drop view silver.leaky_players")
+
+
+INCREMENTAL_LEAK = """{{ config(materialized='incremental', unique_key='event_id', incremental_strategy='merge') }}
+select event_id, session_id, _ingested_at from {{ source('billing', 'billing_logs') }}
+where event_id like 'window-%'
+{% if is_incremental() %}and _ingested_at > (select max(_ingested_at) from {{ this }}){% endif %}
+"""
+
+
+def test_an_incremental_build_checks_its_new_rows_against_the_raw_values_of_its_window(spark, settings, tmp_path):
+    """The loop's guard scans the bronze rows of the model's window, not the history; `pii_value_scan: full`
+    (`--checks all`) scans everything. Here a new row's session id is a player id of another row."""
+    create_bronze_tables(spark, settings)
+    project, args = project_with_leak_folder(tmp_path)
+    (project / "models" / "leak" / "window_sessions.sql").write_text(INCREMENTAL_LEAK)
+    run = ["run", "--select", "window_sessions", *args]
+    full = ["--vars", '{"pii_value_scan": "full"}']
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = [("window-old", "window-s0", "Old-Player-3", 2), ("window-mid", "window-s1", "Mid-Player", 1)]
+    for event_id, session_id, user_id, days in rows:
+        record = {"event_id": event_id, "session_id": session_id, "user_id": user_id}
+        append_bronze(spark, "billing_logs", [record], ingested_at=now - dt.timedelta(days=days))
+    result = dbtRunner().invoke(run)
+    assert result.success, failures(result)  # high-water mark: a day ago
+    # A new row whose session id is the raw player id of a row ingested two days ago: outside the window.
+    record = {"event_id": "window-new", "session_id": "old-player-3 ", "user_id": "New-Player-4"}
+    append_bronze(spark, "billing_logs", [record], ingested_at=now)
+    result = dbtRunner().invoke([*run, *full])
+    assert not result.success
+    assert "window_sessions exposes raw PII values: session_id <- billing.billing_logs.user_id" in failures(result)
+    assert spark.table("silver.window_sessions").count() == 2
+    assert dbtRunner().invoke(run).success  # the loop's scan does not reach two days back
+    assert spark.table("silver.window_sessions").count() == 3
+    # A new row exposing a player id ingested inside the window is caught by the loop's scan.
+    record = {"event_id": "window-new-2", "session_id": "New-Player-4", "user_id": "Another-Player"}
+    append_bronze(spark, "billing_logs", [record], ingested_at=now + dt.timedelta(seconds=1))
+    result = dbtRunner().invoke(run)
+    assert not result.success
+    assert "window_sessions exposes raw PII values: session_id <- billing.billing_logs.user_id" in failures(result)
+    assert "New-Player-4" not in failures(result)
+    assert spark.table("silver.window_sessions").count() == 3
+    spark.sql("drop table silver.window_sessions")
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from sessionlake import stack
 from sessionlake.core.settings import Ports, Settings
 from sessionlake.core.spark import get_session
 from sessionlake.generator.bronze import create_bronze_tables
-from sessionlake.transform import build
+from sessionlake.transform import Checks, build
 
 MODELS = ["resource_type:model"]
 # Per session: 4 session events, 20 stream samples, 10 log lines, 1 billing record.
@@ -93,8 +93,8 @@ def _split(select_list: str) -> list[str]:
     return [*parts, current]
 
 
-def timed_build(settings, spark, full_refresh: bool = False) -> float:
-    result = build(settings, spark, select=MODELS, full_refresh=full_refresh)
+def timed_build(settings, spark, checks: Checks, full_refresh: bool = False) -> float:
+    result = build(settings, spark, select=MODELS, full_refresh=full_refresh, checks=checks)
     if not result.success:
         raise RuntimeError(f"build failed: {result.failures}")
     return result.duration_seconds
@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument("--base-sessions", type=int, default=200, help="sessions of history at 1x")
     parser.add_argument("--minute-sessions", type=int, default=20, help="new sessions in the minute of new data")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument(
+        "--checks", choices=[c.value for c in Checks], default=Checks.EVERY_BUILD.value, help="the builds' checks"
+    )
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("SESSIONLAKE_BENCH_PORT_BASE", "24500")))
     args = parser.parse_args()
 
@@ -128,14 +131,14 @@ def main() -> None:
                 count = per_day if day < days - 1 else target - loaded
                 append_sessions(spark, loaded, count, now - dt.timedelta(days=days - day, hours=1))
                 loaded += count
-            build(settings, spark, select=MODELS)
+            build(settings, spark, select=MODELS, checks=Checks(args.checks))
             # One minute of new data: new sessions, plus late client logs for old sessions.
             minute = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
             append_sessions(spark, loaded, args.minute_sessions, minute)
             append_sessions(spark, 0, args.minute_sessions, minute, tables=("client_logs",), tag=f"late{size}")
             loaded += args.minute_sessions
-            incremental = timed_build(settings, spark)
-            full = timed_build(settings, spark, full_refresh=True)
+            incremental = timed_build(settings, spark, Checks(args.checks))
+            full = timed_build(settings, spark, Checks(args.checks), full_refresh=True)
             rows.append({"size": size, "sessions": loaded, "incremental_s": incremental, "full_refresh_s": full})
             print(json.dumps(rows[-1]), flush=True)
         base = rows[0]["incremental_s"]

@@ -2,11 +2,14 @@
     The incremental window of a silver model over its bronze source: rows ingested after the latest
     _ingested_at already loaded, minus a safety lookback (a bronze row's _ingested_at is taken before
     its commit becomes visible). Re-read rows are merged idempotently on the event id. Prunes on the
-    _ingest_date partition. `true` on a first or full-refresh build.
+    _ingest_date partition. `true` on a first or full-refresh build. `window_start` spares the
+    high-water-mark query when the caller has it already.
 -#}
-{% macro ingested_since_last_load(lookback_minutes=var('ingest_lookback_minutes')) -%}
+{% macro ingested_since_last_load(lookback_minutes=var('ingest_lookback_minutes'), window_start=none) -%}
     {%- if is_incremental() -%}
-        {%- set window_start = high_water_mark('_ingested_at') ~ ' - interval ' ~ lookback_minutes ~ ' minutes' -%}
+        {%- if window_start is none -%}
+            {%- set window_start = high_water_mark('_ingested_at') ~ ' - interval ' ~ lookback_minutes ~ ' minutes' -%}
+        {%- endif -%}
         _ingest_date >= to_date({{ window_start }}) and _ingested_at > {{ window_start }}
     {%- else -%}
         true

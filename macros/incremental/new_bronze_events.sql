@@ -6,6 +6,8 @@
     stg_<service>__<entity> model; the model itself only renames, types and protects PII.
 -#}
 {% macro new_bronze_events(source_name, table_name, unique_key='event_id') -%}
+    {%- set window_start = (high_water_mark('_ingested_at') ~ ' - interval ' ~ var('ingest_lookback_minutes')
+        ~ ' minutes') if is_incremental() else none -%}
     {%- set first_arrivals -%}
         (
             select * from (
@@ -15,11 +17,11 @@
                 from {{ source(source_name, table_name) }} as bronze_rows
                 where
                     {{ unique_key }} is not null
-                    and {{ ingested_since_last_load() }}
+                    and {{ ingested_since_last_load(window_start=window_start) }}
                     and {{ not_forgotten(source_name, table_name, 'bronze_rows') }}
             ) as numbered
             where arrival = 1
         )
     {%- endset -%}
-    {{ not_yet_loaded(first_arrivals, unique_key) }}
+    {{ not_yet_loaded(first_arrivals, unique_key, window_start=window_start) }}
 {%- endmacro %}

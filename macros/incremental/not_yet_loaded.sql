@@ -1,11 +1,14 @@
 {#-
-    Drops rows of `relation_cte` (a CTE name or a parenthesised query) that this silver model already holds in the same form (same event id,
-    same _ingested_at): the rows re-read by the safety lookback. Correctness comes from the merge on the
-    event id; this only spares Delta rewriting files for nothing, so a no-op build changes no row.
+    Drops rows of `relation_cte` (a CTE name or a parenthesised query) that this silver model already
+    holds in the same form (same event id, same _ingested_at): the rows re-read by the safety lookback
+    (`window_start`: as in ingested_since_last_load). Correctness comes from the merge on the event id;
+    this only spares Delta rewriting files for nothing, so a no-op build changes no row.
 -#}
-{% macro not_yet_loaded(relation_cte, unique_key, lookback_minutes=var('ingest_lookback_minutes')) -%}
+{% macro not_yet_loaded(relation_cte, unique_key, lookback_minutes=var('ingest_lookback_minutes'), window_start=none) -%}
     {%- if is_incremental() -%}
-        {%- set window_start = high_water_mark('_ingested_at') ~ ' - interval ' ~ lookback_minutes ~ ' minutes' -%}
+        {%- if window_start is none -%}
+            {%- set window_start = high_water_mark('_ingested_at') ~ ' - interval ' ~ lookback_minutes ~ ' minutes' -%}
+        {%- endif -%}
         select new_rows.*
         from {{ relation_cte }} as new_rows
         left anti join (

@@ -7,7 +7,9 @@
        fails when any output value equals (case and surrounding blanks aside) a raw value of a declared
        PII column of those sources: a raw column that reaches the output under another name, through CTEs,
        joins, unions or coalesce, is caught whatever the SQL looks like. Models reading only other models
-       get their input from models checked this way.
+       get their input from models checked this way. An incremental build compares its new rows with the
+       raw values of the bronze rows in its window (pii_scan_window_start); `pii_value_scan: full`
+       (`sessionlake build --checks all`) with the whole history.
 -#}
 {% macro assert_no_raw_pii() -%}
     {%- if execute and model.resource_type == 'model' -%}
@@ -36,7 +38,7 @@
                     select stack({{ columns | length }}, {{ pairs | join(', ') }}) as (column_name, value)
                     from ({{ model.compiled_code }}) as model_rows
                 ) as model_values
-                inner join ({{ raw_pii_values(pii_sources) }}) as raw_values
+                inner join ({{ raw_pii_values(pii_sources, pii_scan_window_start()) }}) as raw_values
                     on model_values.value = raw_values.value
             {%- endset -%}
             {%- set leaks = run_query(check).columns[0].values() | list -%}

@@ -14,6 +14,7 @@
         unique_key='user_key',
         merge_update_columns=['user_key'],
         full_refresh=false,
+        pii_window_relation='pii_players',
     )
 }}
 {%- do assert_pii_master_key_set() -%}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 
 from pyspark.sql import SparkSession
 
@@ -24,6 +26,24 @@ _ROW_METRICS = {
 }
 
 
+class Checks(str, Enum):
+    """The checks a build runs (docs/dbt.md, "Checks: every build, and all of them").
+
+    EVERY_BUILD, the build loop's: the data tests whose `meta.checks` is `every_build` (the keys merges
+    and erasure rely on) and the PII value guard over the bronze rows of the incremental window, so a
+    build costs what its new data costs. ALL, for CI and a nightly run: every data and unit test, and
+    the guard's value scan over the whole bronze history.
+    """
+
+    EVERY_BUILD = "every-build"
+    ALL = "all"
+
+    def dbt_args(self) -> list[str]:
+        if self is Checks.ALL:
+            return ["--vars", json.dumps({"pii_value_scan": "full"})]
+        return ["--exclude", "config.meta.checks:all", "--exclude-resource-type", "unit_test"]
+
+
 @dataclass(frozen=True)
 class BuildResult:
     success: bool
@@ -37,8 +57,9 @@ def build(
     spark: SparkSession,
     select: list[str] | None = None,
     full_refresh: bool = False,
+    checks: Checks = Checks.EVERY_BUILD,
 ) -> BuildResult:
-    """`dbt build` (models, seeds, tests, unit tests) under the build lock.
+    """`dbt build` (models, seeds and the `checks`' tests) under the build lock.
 
     dbt-spark's session connection calls SparkSession.builder.getOrCreate(), which returns `spark`:
     dbt runs on the caller's warm session. Each model is one atomic Delta commit, so a failed build
@@ -49,6 +70,7 @@ def build(
         args += ["--select", *select]
     if full_refresh:
         args.append("--full-refresh")
+    args += checks.dbt_args()
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
     with build_lock(settings.build_lock):

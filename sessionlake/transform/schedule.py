@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 
 from sessionlake.core.lock import BuildLocked
 from sessionlake.core.settings import Settings
-from sessionlake.transform.runner import BuildResult, build
+from sessionlake.transform.runner import BuildResult, Checks, build
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def run_every(
     select: list[str] | None = None,
     max_runs: int | None = None,
     stop: threading.Event | None = None,
+    checks: Checks = Checks.EVERY_BUILD,
 ) -> list[BuildResult]:
     """Build at every tick until `stop` is set or `max_runs` builds have been attempted.
 
@@ -47,7 +48,7 @@ def run_every(
     while not stop.is_set() and (max_runs is None or attempts < max_runs):
         attempts += 1
         try:
-            results.append(build(settings, spark, select=select))
+            results.append(build(settings, spark, select=select, checks=checks))
         except BuildLocked as exc:
             log.warning("skipping this tick: %s", exc)
         except Exception:

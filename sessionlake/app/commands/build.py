@@ -13,6 +13,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--every", metavar="INTERVAL", help="build in a loop, e.g. 5m (never overlapping)")
     parser.add_argument("--select", nargs="+", metavar="SELECTOR", help="dbt node selection")
     parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    parser.add_argument(
+        "--checks",
+        choices=["every-build", "all"],
+        default="every-build",
+        help="every-build (default): the key tests and the PII value guard over new data; "
+        "all: every data and unit test, the guard over all history (CI, nightly)",
+    )
     maintenance = parser.add_mutually_exclusive_group()
     maintenance.add_argument("--optimize", metavar="MODEL", help="OPTIMIZE a model's table, Z-ordered by session_id")
     maintenance.add_argument("--vacuum", metavar="MODEL", help="VACUUM a model's table (see --retain-hours)")
@@ -26,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from sessionlake.core.spark import get_session
-    from sessionlake.transform import build, maintenance
+    from sessionlake.transform import Checks, build, maintenance
     from sessionlake.transform.schedule import parse_interval, run_every
 
     if args.restore and args.to_version is None:
@@ -43,7 +50,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.docs:
         maintenance.generate_docs(settings)
     elif args.every:
-        run_every(settings, spark, parse_interval(args.every), select=args.select)
+        run_every(settings, spark, parse_interval(args.every), select=args.select, checks=Checks(args.checks))
     else:
-        return 0 if build(settings, spark, select=args.select, full_refresh=args.full_refresh).success else 1
+        result = build(settings, spark, select=args.select, full_refresh=args.full_refresh, checks=Checks(args.checks))
+        return 0 if result.success else 1
     return 0
