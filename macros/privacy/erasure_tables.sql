@@ -1,8 +1,9 @@
 {#-
     The Delta tables erasure works on: every Delta table of vars.erasure_schemas except the privacy tables
     themselves, in erasure order (gold, silver, bronze, the vault; the player keys last), each as
-    {relation, name (schema.table), columns (lower case), source (the dbt source declaring it, if any)}. The one declaration of
-    where a player's rows can live: the schemas, plus the source YAML's player id columns (player_id_columns).
+    {relation, name (schema.table), columns (lower case), source (the dbt source declaring it, if any)}.
+    The one declaration of where a player's rows can live: the schemas, plus the source YAML's player id
+    columns (player_id_columns).
 -#}
 {% macro erasure_tables(schemas=var('erasure_schemas')) -%}
     {%- set layers = ['gold', 'silver', 'bronze', 'pii'] -%}

@@ -7,6 +7,7 @@
     starts at version 0 (cleaned up), FULL is used, with zero retention only if no writer can be in flight
     (`writers_paused`: sessionlake forget holds the build lock), else keeping an hour (returns false).
     A table whose history since its last complete purge only appended (purge_needed) has nothing to purge.
+    The caller turns Delta's retention check off around its purges (erase_forgotten).
 -#}
 {% macro purge_history(relation, writers_paused=false) -%}
     {%- set history = run_query('describe history ' ~ relation) -%}
@@ -21,8 +22,6 @@
         {%- do run_query('reorg table ' ~ relation ~ ' apply (purge)') -%}
     {%- endif -%}
     {%- set oldest = history.columns['version'].values() | min -%}
-    {%- set check = 'spark.databricks.delta.retentionDurationCheck.enabled' -%}
-    {%- do run_query('set ' ~ check ~ ' = false') -%}
     {%- if oldest == 0 -%}
         {%- do run_query('vacuum ' ~ relation ~ ' lite retain 0 hours') -%}
         {%- set complete = true -%}
@@ -32,6 +31,5 @@
         {%- do run_query('vacuum ' ~ relation ~ ' retain ' ~ hours ~ ' hours') -%}
         {%- set complete = writers_paused -%}
     {%- endif -%}
-    {%- do run_query('set ' ~ check ~ ' = true') -%}
     {{ return(complete) }}
 {%- endmacro %}

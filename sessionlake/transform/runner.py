@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -16,6 +17,10 @@ from sessionlake.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# What the models' post-hook (macros/maintenance/report_rows_written.sql) logs, and the Delta conf the
+# pre-hook sets to stamp the build's commits.
+_ROWS_REPORT = "report_rows_written: "
+_COMMIT_STAMP = "spark.databricks.delta.commitInfo.userMetadata"
 # Delta operations whose metrics count rows written into a model's table.
 _ROW_METRICS = {
     "MERGE": ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted"),
@@ -72,9 +77,18 @@ def build(
         args.append("--full-refresh")
     args += checks.dbt_args()
     started = time.monotonic()
-    started_ms = int(time.time() * 1000)
+    commits: dict[str, dict] = {}
+
+    def collect(event: Any) -> None:
+        if event.info.name == "JinjaLogDebug" and event.data.msg.startswith(_ROWS_REPORT):
+            report = json.loads(event.data.msg[len(_ROWS_REPORT) :])
+            commits[report["table"]] = report
+
     with build_lock(settings.build_lock):
-        result = invoke(settings, args)
+        try:
+            result = invoke(settings, args, callbacks=[collect])
+        finally:
+            spark.conf.unset(_COMMIT_STAMP)  # set by the models' pre-hook (stamp_build_commits)
     duration = time.monotonic() - started
     nodes = list(result.result or []) if result.result is not None else []
     failures = [
@@ -89,7 +103,11 @@ def build(
         and r.node.config.materialized in ("incremental", "table")
         and str(r.status) == "success"
     ]
-    rows = {f"{n.schema}.{n.alias}": _rows_written_since(spark, n.schema, n.alias, started_ms) for n in models}
+    rows = {}
+    for node in models:
+        name = f"{node.schema}.{node.alias}"
+        commit = commits.get(name)
+        rows[name] = _rows_written(commit["operation"], commit["metrics"]) if commit else 0
     outcome = BuildResult(
         success=bool(result.success) and not failures,
         duration_seconds=duration,
@@ -107,13 +125,6 @@ def build(
     return outcome
 
 
-def _rows_written_since(spark: SparkSession, schema: str, table: str, since_ms: int) -> int:
-    """Rows written to a Delta table by its commits after `since_ms`."""
-    history = spark.sql(f"describe history {schema}.{table} limit 20").collect()
-    total = 0
-    for commit in history:
-        if commit["timestamp"].timestamp() * 1000 < since_ms:
-            continue
-        metrics = commit["operationMetrics"] or {}
-        total += sum(int(metrics.get(key, 0)) for key in _ROW_METRICS.get(commit["operation"], ()))
-    return total
+def _rows_written(operation: str, metrics: dict[str, str]) -> int:
+    """Rows a Delta commit wrote into a model's table, from its operation metrics."""
+    return sum(int(metrics.get(key, 0)) for key in _ROW_METRICS.get(operation, ()))
