@@ -1,6 +1,6 @@
 """The whole pipeline as a user runs it, on a private local stack: `sessionlake stack up --cluster`, `generate`,
-`run` (ingest -> dbt build -> export), twice (on-time data, then late logs), then `forget` and `retention`.
-Deployed as production runs it:
+`run` (ingest -> dbt build with the build loop's checks -> export), twice (on-time data, then late logs),
+then `forget` and `retention`. Deployed as production runs it:
 the lake and the checkpoints in their own buckets on the stack's S3 (s3a://), the streams on the Spark
 standalone cluster, dbt through the Spark Thrift Server.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -113,10 +114,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "SESSIONLAKE_CHECKPOINT_URI": f"s3a://checkpoints-{run}/sessionlake",
         "SESSIONLAKE_DRIVER_MEMORY": "2g",
         "SESSIONLAKE_PII_SECRET": secrets.token_hex(32),
-        # dbt's own flag, read from the environment by the in-process runner: the builds here skip the data
-        # and unit tests (each is a query of ~10 s on the Thrift Server; they are run by test_dbt_build, on
-        # the session target and over thrift). This test checks gold against the generator's truth instead.
-        "DBT_EXCLUDE_RESOURCE_TYPES": "test unit_test",
     }
     with environment_overlay(env):
         settings = Settings(home=home, ports=ports)
@@ -171,6 +168,13 @@ def _mismatches(gold: dict[str, dict], expected: list[dict], secret: str) -> lis
     return problems
 
 
+def _rows_merged(run_output: str, table: str) -> int:
+    """The rows `sessionlake run` reports its build merged into `table` (its `build:` line)."""
+    match = re.search(rf"'{re.escape(table)}': (\d+)", run_output)
+    assert match, run_output
+    return int(match.group(1))
+
+
 def _index_documents(settings: Settings) -> dict[str, dict]:
     from sessionlake.exporters.search import search_client
 
@@ -185,12 +189,12 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     workload = plan(CONFIG)
 
     deployment.cli("generate", *GENERATE_ARGS, "--phase", MAIN)
-    deployment.cli("run")
+    first_run = deployment.cli("run")
     after_main = _gold(spark, settings)
     assert _mismatches(after_main, truth(workload, [MAIN]), secret) == []
 
     deployment.cli("generate", *GENERATE_ARGS, "--phase", LATE)
-    deployment.cli("run")
+    second_run = deployment.cli("run")
     gold = _gold(spark, settings)
     assert _mismatches(gold, truth(workload, [MAIN, LATE]), secret) == []
 
@@ -198,6 +202,9 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     late_sessions = {record.session_id for f in workload.files_in(LATE) for record in f.records}
     changed = {s for s, row in gold.items() if after_main.get(s) != row}
     assert changed and changed <= late_sessions
+    # The build's report counts what its Delta commits on the Thrift Server wrote.
+    assert _rows_merged(first_run, "gold.sessions") == len(after_main)
+    assert _rows_merged(second_run, "gold.sessions") == len(changed)
 
     # Bad records are quarantined with a reason, one row per malformed record delivered.
     quarantine = _delta(spark, settings, settings.bronze_path("quarantine"))

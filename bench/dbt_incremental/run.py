@@ -93,6 +93,14 @@ def _split(select_list: str) -> list[str]:
     return [*parts, current]
 
 
+def new_minute(spark, first: int, count: int, tag: str) -> None:
+    """One minute of new data: `count` new sessions from `first` on, plus late client logs (event ids
+    made new by `tag`) for as many old sessions."""
+    minute = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    append_sessions(spark, first, count, minute)
+    append_sessions(spark, 0, count, minute, tables=("client_logs",), tag=tag)
+
+
 def timed_build(settings, spark, checks: Checks, full_refresh: bool = False) -> float:
     result = build(settings, spark, select=MODELS, full_refresh=full_refresh, checks=checks)
     if not result.success:
@@ -107,6 +115,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument(
         "--checks", choices=[c.value for c in Checks], default=Checks.EVERY_BUILD.value, help="the builds' checks"
+    )
+    parser.add_argument(
+        "--baseline-all",
+        action="store_true",
+        help="also time, after another minute of new data, an incremental build with every check (--checks all)",
     )
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("SESSIONLAKE_BENCH_PORT_BASE", "24500")))
     args = parser.parse_args()
@@ -132,23 +145,29 @@ def main() -> None:
                 append_sessions(spark, loaded, count, now - dt.timedelta(days=days - day, hours=1))
                 loaded += count
             build(settings, spark, select=MODELS, checks=Checks(args.checks))
-            # One minute of new data: new sessions, plus late client logs for old sessions.
-            minute = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            append_sessions(spark, loaded, args.minute_sessions, minute)
-            append_sessions(spark, 0, args.minute_sessions, minute, tables=("client_logs",), tag=f"late{size}")
+            new_minute(spark, loaded, args.minute_sessions, tag=f"late{size}")
             loaded += args.minute_sessions
             incremental = timed_build(settings, spark, Checks(args.checks))
-            full = timed_build(settings, spark, Checks(args.checks), full_refresh=True)
-            rows.append({"size": size, "sessions": loaded, "incremental_s": incremental, "full_refresh_s": full})
+            row = {"size": size, "sessions": loaded, "incremental_s": incremental}
+            if args.baseline_all:
+                new_minute(spark, loaded, args.minute_sessions, tag=f"late{size}b")
+                loaded += args.minute_sessions
+                row["incremental_all_s"] = timed_build(settings, spark, Checks.ALL)
+            row["full_refresh_s"] = timed_build(settings, spark, Checks(args.checks), full_refresh=True)
+            rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
         base = rows[0]["incremental_s"]
         header = ("history", "sessions", "incremental s", "full refresh s", "incr/incr@1x", "incr/full")
-        print("{:>8} {:>9} {:>14} {:>15} {:>13} {:>10}".format(*header))
+        extra = "  incr-all s  incr/incr-all" if args.baseline_all else ""
+        print("{:>8} {:>9} {:>14} {:>15} {:>13} {:>10}".format(*header) + extra)
         for row in rows:
-            print(
+            line = (
                 f"{row['size']:>7}x {row['sessions']:>9} {row['incremental_s']:>14.1f} {row['full_refresh_s']:>15.1f}"
                 f" {row['incremental_s'] / base:>13.2f} {row['incremental_s'] / row['full_refresh_s']:>10.2f}"
             )
+            if args.baseline_all:
+                line += f" {row['incremental_all_s']:>11.1f} {row['incremental_s'] / row['incremental_all_s']:>14.2f}"
+            print(line)
         spark.stop()
     finally:
         stack.down(settings, components=["metastore"])

@@ -55,9 +55,15 @@ def profile_env(settings: Settings) -> dict[str, str]:
     return {"SESSIONLAKE_THRIFT_HOST": settings.thrift_host, "SESSIONLAKE_THRIFT_PORT": str(settings.ports.thrift)}
 
 
-def invoke(settings: Settings, args: list[str], callbacks: list[Callable[[Any], None]] | None = None) -> Any:
+def invoke(
+    settings: Settings,
+    args: list[str],
+    callbacks: list[Callable[[Any], None]] | None = None,
+    env: dict[str, str] | None = None,
+) -> Any:
     """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult. `callbacks` receive
-    every dbt event (e.g. the messages a run-operation's macro logs)."""
+    every dbt event (e.g. the messages a run-operation's macro logs); `env` adds to what the profile and
+    the macros read with env_var() for this invocation."""
     project = dbt_project(settings)
-    with environment_overlay(profile_env(settings)):
+    with environment_overlay(profile_env(settings) | (env or {})):
         return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -17,10 +18,11 @@ from sessionlake.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# What the models' post-hook (macros/maintenance/report_rows_written.sql) logs, and the Delta conf the
-# pre-hook sets to stamp the build's commits.
+# What the models' post-hook (macros/maintenance/report_rows_written.sql) logs; the Delta conf that stamps
+# the build's commits with its own id, and the variable the post-hook and the thrift profile read it from.
 _ROWS_REPORT = "report_rows_written: "
 _COMMIT_STAMP = "spark.databricks.delta.commitInfo.userMetadata"
+_STAMP_ENV = "SESSIONLAKE_BUILD_STAMP"
 # Delta operations whose metrics count rows written into a model's table.
 _ROW_METRICS = {
     "MERGE": ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted"),
@@ -84,11 +86,13 @@ def build(
             report = json.loads(event.data.msg[len(_ROWS_REPORT) :])
             commits[report["table"]] = report
 
+    stamp = f"sessionlake-build:{uuid.uuid4()}"
     with build_lock(settings.build_lock):
+        spark.conf.set(_COMMIT_STAMP, stamp)  # the session target's commits; thrift: profiles.yml
         try:
-            result = invoke(settings, args, callbacks=[collect])
+            result = invoke(settings, args, callbacks=[collect], env={_STAMP_ENV: stamp})
         finally:
-            spark.conf.unset(_COMMIT_STAMP)  # set by the models' pre-hook (stamp_build_commits)
+            spark.conf.unset(_COMMIT_STAMP)
     duration = time.monotonic() - started
     nodes = list(result.result or []) if result.result is not None else []
     failures = [
