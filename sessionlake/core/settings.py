@@ -69,6 +69,12 @@ _DECLARED = (
     ),
     Variable("SESSIONLAKE_THRIFT_HOST", None, "Spark Thrift Server host (dbt `thrift`; default: loopback)", _G_SPARK),
     Variable("SESSIONLAKE_THRIFT_USER", "sessionlake", "Spark Thrift Server user (dbt target `thrift`)", _G_SPARK),
+    Variable(
+        "SESSIONLAKE_BUILD_STAMP",
+        None,
+        "set by sessionlake for one build: its Delta commits' stamp for the rows-merged report; not for users",
+        _G_SPARK,
+    ),
     Variable("DATABRICKS_HOST", None, "workspace host (dbt target `databricks`)", _G_SPARK),
     Variable("DATABRICKS_HTTP_PATH", None, "SQL warehouse or cluster HTTP path (dbt target `databricks`)", _G_SPARK),
     Variable("DATABRICKS_TOKEN", None, "access token (dbt target `databricks`)", _G_SPARK, secret=True),

@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 
 from sessionlake import stack
 from sessionlake.app.pipeline import layer_counts, run_cycle
+from sessionlake.core.errors import SessionlakeError
 from sessionlake.core.settings import Settings
 from sessionlake.core.spark import get_session
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, deliver, plan
@@ -46,6 +47,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"   build:   {cycle.build}")
         print(f"   export:  {cycle.export}")
         print(f"   pass took {cycle.seconds:.0f}s")
+        if cycle.failures:
+            raise SessionlakeError(f"phase {phase} failed: " + "; ".join(cycle.failures))
     _summary(settings, spark)
     print(f"\ndemo finished in {time.monotonic() - started:.0f}s")
     return 0
