@@ -32,14 +32,6 @@ SLOWEST_FIRST = (  # seconds per module in the two-worker run of 7 December 2026
     "test_export.py",  # ~300
     "test_cluster.py",  # ~140
 )
-    "test_end_to_end.py",  # ~1460 (cluster, s3a lake, Thrift Server builds)
-    "test_pii_erasure.py",  # ~1250
-    "test_dbt_build.py",  # ~800 (with the Thrift Server full refresh, ~400)
-    "test_ingest_exactly_once.py",  # ~365
-    "test_s3_sqs_crash.py",  # ~300
-    "test_export.py",  # ~240
-    "test_cluster.py",  # ~200
-)
 
 
 # Every stack fixture (kafka, moto, search, metastore, spark) goes through `components`; `spark` also starts
