@@ -8,7 +8,7 @@
 {% macro ingested_since_last_load(lookback_minutes=var('ingest_lookback_minutes'), window_start=none) -%}
     {%- if is_incremental() -%}
         {%- if window_start is none -%}
-            {%- set window_start = high_water_mark('_ingested_at') ~ ' - interval ' ~ lookback_minutes ~ ' minutes' -%}
+            {%- set window_start = load_window_start(this, lookback_minutes) -%}
         {%- endif -%}
         _ingest_date >= to_date({{ window_start }}) and _ingested_at > {{ window_start }}
     {%- else -%}

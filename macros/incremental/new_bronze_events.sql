@@ -6,8 +6,7 @@
     stg_<service>__<entity> model; the model itself only renames, types and protects PII.
 -#}
 {% macro new_bronze_events(source_name, table_name, unique_key='event_id') -%}
-    {%- set window_start = (high_water_mark('_ingested_at') ~ ' - interval ' ~ var('ingest_lookback_minutes')
-        ~ ' minutes') if is_incremental() else none -%}
+    {%- set window_start = load_window_start() if is_incremental() else none -%}
     {%- set first_arrivals -%}
         (
             select * from (

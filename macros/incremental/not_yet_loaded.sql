@@ -7,7 +7,7 @@
 {% macro not_yet_loaded(relation_cte, unique_key, lookback_minutes=var('ingest_lookback_minutes'), window_start=none) -%}
     {%- if is_incremental() -%}
         {%- if window_start is none -%}
-            {%- set window_start = high_water_mark('_ingested_at') ~ ' - interval ' ~ lookback_minutes ~ ' minutes' -%}
+            {%- set window_start = load_window_start(this, lookback_minutes) -%}
         {%- endif -%}
         select new_rows.*
         from {{ relation_cte }} as new_rows

@@ -7,8 +7,7 @@
     {%- if relation is none -%}
         true
     {%- else -%}
-        {%- set window_start = high_water_mark('_ingested_at', relation) ~ ' - interval '
-            ~ var('ingest_lookback_minutes') ~ ' minutes' -%}
+        {%- set window_start = load_window_start(relation) -%}
         _ingest_date >= to_date({{ window_start }}) and _ingested_at > {{ window_start }}
     {%- endif -%}
 {%- endmacro %}

@@ -18,5 +18,5 @@
         or '_ingested_at' not in adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(high_water_mark('_ingested_at', relation) ~ ' - interval ' ~ var('ingest_lookback_minutes') ~ ' minutes') }}
+    {{ return(load_window_start(relation)) }}
 {%- endmacro %}
