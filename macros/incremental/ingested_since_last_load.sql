@@ -5,10 +5,10 @@
     _ingest_date partition. `true` on a first or full-refresh build. `window_start` spares the
     high-water-mark query when the caller has it already.
 -#}
-{% macro ingested_since_last_load(lookback_minutes=var('ingest_lookback_minutes'), window_start=none) -%}
+{% macro ingested_since_last_load(window_start=none) -%}
     {%- if is_incremental() -%}
         {%- if window_start is none -%}
-            {%- set window_start = load_window_start(this, lookback_minutes) -%}
+            {%- set window_start = load_window_start() -%}
         {%- endif -%}
         _ingest_date >= to_date({{ window_start }}) and _ingested_at > {{ window_start }}
     {%- else -%}

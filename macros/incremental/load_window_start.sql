@@ -3,6 +3,6 @@
     `_ingested_at` in `relation` minus the ingest lookback (a bronze row's _ingested_at is taken before
     its commit becomes visible: docs/dbt.md, "The incremental window").
 -#}
-{% macro load_window_start(relation=this, lookback_minutes=var('ingest_lookback_minutes')) -%}
-    {{ return(high_water_mark('_ingested_at', relation) ~ ' - interval ' ~ lookback_minutes ~ ' minutes') }}
+{% macro load_window_start(relation=this) -%}
+    {{ return(high_water_mark('_ingested_at', relation) ~ ' - interval ' ~ var('ingest_lookback_minutes') ~ ' minutes') }}
 {%- endmacro %}

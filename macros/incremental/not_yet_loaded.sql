@@ -4,10 +4,10 @@
     (`window_start`: as in ingested_since_last_load). Correctness comes from the merge on the event id;
     this only spares Delta rewriting files for nothing, so a no-op build changes no row.
 -#}
-{% macro not_yet_loaded(relation_cte, unique_key, lookback_minutes=var('ingest_lookback_minutes'), window_start=none) -%}
+{% macro not_yet_loaded(relation_cte, unique_key, window_start=none) -%}
     {%- if is_incremental() -%}
         {%- if window_start is none -%}
-            {%- set window_start = load_window_start(this, lookback_minutes) -%}
+            {%- set window_start = load_window_start() -%}
         {%- endif -%}
         select new_rows.*
         from {{ relation_cte }} as new_rows
