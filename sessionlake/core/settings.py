@@ -65,6 +65,16 @@ _DECLARED = (
     Variable("SESSIONLAKE_SPARK_UI", "false", "start Spark's web UI (true/false)", _G_SPARK),
     Variable("SESSIONLAKE_SPARK_LOG_LEVEL", "WARN", "Spark's log level", _G_SPARK),
     Variable(
+        "SESSIONLAKE_JAVA_OPTIONS",
+        None,
+        "JVM options added to every JVM sessionlake starts: the Spark driver it launches and its executors, the "
+        "Thrift Server, and the local stack's Kafka, Derby, Spark master and workers and search engine. "
+        "`-XX:TieredStopAtLevel=1` (the test suite's: C1 only) spends less than half the CPU on JIT compilation "
+        "where JVMs are short-lived and data small; leave unset for long runs on big data. No GC choice: Kafka "
+        "and the search engine set their own",
+        _G_SPARK,
+    ),
+    Variable(
         "SESSIONLAKE_DBT_TARGET", "local", "dbt target of profiles/profiles.yml: local, thrift, databricks", _G_SPARK
     ),
     Variable("SESSIONLAKE_THRIFT_HOST", None, "Spark Thrift Server host (dbt `thrift`; default: loopback)", _G_SPARK),
@@ -237,6 +247,11 @@ class SparkTuning:
     delta_snapshot_partitions: int = field(default_factory=lambda: env_int("SESSIONLAKE_DELTA_SNAPSHOT_PARTITIONS", 1))
     ui: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_SPARK_UI"))
     log_level: str = field(default_factory=lambda: env("SESSIONLAKE_SPARK_LOG_LEVEL"))
+    java_options: str = field(default_factory=lambda: env("SESSIONLAKE_JAVA_OPTIONS") or "")
+
+    @property
+    def java_option_list(self) -> list[str]:
+        return self.java_options.split()
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,9 @@ def session_conf(settings: Settings, app_name: str, master: str | None = None) -
         "spark.pyspark.driver.python": sys.executable,
     }
     conf |= sql_conf(settings) | _s3a_conf(settings)
+    if settings.spark.java_options:
+        conf["spark.driver.extraJavaOptions"] = settings.spark.java_options
+        conf["spark.executor.extraJavaOptions"] = settings.spark.java_options
     if master.startswith("spark://"):
         conf.pop("spark.executor.extraClassPath")  # the executors' jars come with spark.jars
         conf |= cluster_conf(settings, master)

@@ -26,6 +26,7 @@ class Derby(Component):
             argv=[
                 java_bin(self.name),
                 "-Xmx256m",
+                *settings.spark.java_option_list,
                 f"-Dderby.system.home={home}",
                 "-Dderby.stream.error.file=" + str(home / "derby.log"),
                 "-cp",

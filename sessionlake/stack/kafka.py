@@ -101,6 +101,7 @@ class Kafka(Component):
                 "-XX:+UseG1GC",
                 "-XX:MaxGCPauseMillis=20",
                 "-Djava.awt.headless=true",
+                *settings.spark.java_option_list,
                 *jvm_opts,
                 "-cp",
                 classpath,

@@ -119,7 +119,7 @@ class Search(Component):
             argv = ["unshare", "--user", f"--map-user={NAMESPACE_UID}", f"--map-group={NAMESPACE_UID}", *argv]
         env = {
             f"{engine.env_prefix}_JAVA_HOME": str(jdk),
-            f"{engine.env_prefix}_JAVA_OPTS": JAVA_OPTS,
+            f"{engine.env_prefix}_JAVA_OPTS": " ".join([JAVA_OPTS, *settings.spark.java_option_list]),
             f"{engine.env_prefix}_PATH_CONF": str(conf),
             f"{engine.env_prefix}_TMPDIR": str(state / "tmp"),
         }

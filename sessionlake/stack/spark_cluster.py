@@ -51,6 +51,7 @@ def _daemon_env(settings: Settings, component: str) -> dict[str, str]:
         "JAVA_HOME": str(java_home(component)),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_DAEMON_MEMORY": settings.cluster.daemon_memory,
+        "SPARK_DAEMON_JAVA_OPTS": settings.spark.java_options,
         # No conf dir of the developer's (spark-defaults.conf, log4j2.properties) leaks into the stack.
         "SPARK_CONF_DIR": str(settings.stack_dir / "spark-conf"),
     }
