@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from itertools import islice
 from typing import TypeVar
@@ -251,10 +251,11 @@ def export(
     config: ExportConfig | None = None,
     reindex: bool = False,
     stop: threading.Event | None = None,
+    on_tick: Callable[[ExportReport | None, str | None], None] | None = None,
 ) -> ExportReport:
     """Export the table's changes to the search index: once, or every `every` seconds until `stop` is set
     (other errors are logged and retried on the next tick; a configuration error, raw PII, an unreadable
-    cursor or a re-created table end the loop)."""
+    cursor or a re-created table end the loop). `on_tick` hears each tick's report, or its error."""
     exporter = Exporter(spark, config or ExportConfig.from_settings(settings))
     if reindex:
         exporter.reindex()
@@ -265,10 +266,16 @@ def export(
     while not stop.is_set():
         started = time.monotonic()
         try:
-            total += exporter.run_once()
+            tick = exporter.run_once()
         except (TableReplacedError, CursorError, RawPiiError, ConfigurationError):
             raise  # the next tick would fail the same way: an operator has to act
-        except Exception:
+        except Exception as exc:
             log.exception("export failed; retrying in %.0fs from the last cursor", every)
+            if on_tick:
+                on_tick(None, f"{type(exc).__name__}: {next(iter(str(exc).strip().splitlines()), '')}")
+        else:
+            total += tick
+            if on_tick:
+                on_tick(tick, None)
         stop.wait(max(0.0, every - (time.monotonic() - started)))
     return total

@@ -2,7 +2,8 @@
 
 `run(settings, spark, once=True)` is the backfill / test form (Trigger.AvailableNow: everything
 available at start, then stop); `once=False` runs until `stop` is set (the CLI sets it on SIGTERM),
-then lets the batch in flight finish before stopping each query.
+then lets the batch in flight finish before stopping each query. Sources are isolated: a failed query
+never stops the others; running continuously, it is restarted with backoff.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from sessionlake.core.backoff import Backoff
 from sessionlake.core.settings import Settings
 from sessionlake.ingest.config import load_sources
 from sessionlake.ingest.metrics import IngestListener, MetricsSink
@@ -52,6 +55,16 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+class IngestObserver(Protocol):
+    """What a supervisor hears of each source: started, a batch committed, failed (and when it retries)."""
+
+    def source_started(self, source: str) -> None: ...
+
+    def batch_committed(self, result: BatchResult) -> None: ...
+
+    def source_failed(self, source: str, error: str, retry_in: float | None) -> None: ...
 
 
 def start_query(
@@ -96,20 +109,29 @@ def run(
     config_dir: Path | None = None,
     trigger: str | None = None,
     stop: threading.Event | None = None,
+    observer: IngestObserver | None = None,
+    backoff: Callable[[], Backoff] = Backoff,
 ) -> IngestReport:
     """Ingest the configured sources (all, or those named) until done (`once`) or `stop` is set.
 
-    Raises ingest.config.SourceConfigError before anything starts if a source is misconfigured.
+    A failed query is reported (`errors`, the observer) and the others go on; running continuously
+    (`once=False`) it is started again after a backoff (`backoff()`: one per source, reset by its next
+    committed batch). Raises ingest.config.SourceConfigError before anything starts if a source is
+    misconfigured.
     """
     stop = stop or threading.Event()
     prepared = {p.name: p for p in prepare(spark, settings, load_sources(config_dir, sources))}
     listener = IngestListener({p.name: p.config.kind for p in prepared.values()})
     sink = MetricsSink(spark, settings)
     report = IngestReport()
+    backoffs = {name: backoff() for name in prepared}
 
     def on_batch(result: BatchResult) -> None:
         listener.record(result)
         report.add(result)
+        backoffs[result.source].reset()
+        if observer:
+            observer.batch_committed(result)
 
     def start(name: str) -> StreamingQuery:
         p = prepared[name]
@@ -124,20 +146,30 @@ def run(
         )
         query = start_query(spark, settings, p, writer, once, trigger or p.config.trigger)
         log.info("ingest %s started (%s, checkpoint %s)", p.name, p.config.kind, p.checkpoint)
+        if observer:
+            observer.source_started(name)
         return query
 
+    def failed(name: str, error: str) -> float | None:
+        """Record a failure; the seconds until the source is started again (None: it is not)."""
+        report.errors[name] = error
+        retry_in = None if once else backoffs[name].next_delay()
+        log.error("ingest %s failed: %s%s", name, error, "" if retry_in is None else f" (restart in {retry_in:.0f}s)")
+        if observer:
+            observer.source_failed(name, error, retry_in)
+        return retry_in
+
     spark.streams.addListener(listener)
-    queries: dict[str, StreamingQuery] = {}
+    supervisor = _Supervisor(start, failed, {name: p.config.kind for name, p in prepared.items()})
     try:
         for name in prepared:
-            queries[name] = start(name)
-        kinds = {name: p.config.kind for name, p in prepared.items()}
-        _supervise(queries, start, kinds, stop, sink, listener)
+            supervisor.start(name)
+        supervisor.watch(stop, lambda: sink.flush(listener))
     finally:
-        for query in queries.values():
+        for query in supervisor.queries.values():
             if query.isActive:
                 stop_gracefully(query)
-        for query in queries.values():
+        for query in supervisor.queries.values():
             _collect(query, listener, report)
         sink.flush(listener)
         spark.streams.removeListener(listener)
@@ -147,41 +179,70 @@ def run(
 MAX_RESTARTS = 3
 
 
-def _restart_safely(query: StreamingQuery, kind: str) -> bool:
-    """The query failed in a way its reader knows a restart repairs (see Reader.restart_safely)."""
-    error = query.exception()
-    return error is not None and reader_for(kind).restart_safely(str(error))
+def _first_line(error: object) -> str:
+    return next(iter(str(error).strip().splitlines()), type(error).__name__)
 
 
-def _supervise(
-    queries: dict[str, StreamingQuery],
-    start: Callable[[str], StreamingQuery],
-    kinds: dict[str, str],
-    stop: threading.Event,
-    sink: MetricsSink,
-    listener: IngestListener,
-) -> None:
-    """Wait for the queries to end (availableNow) or for `stop`; a failed query stops the others."""
-    restarts: Counter = Counter()
-    last_flush = time.monotonic()
-    while True:
-        for name, query in list(queries.items()):
+class _Supervisor:
+    """Keeps each source's query running: a query that failed in a way its reader knows a restart repairs
+    is restarted at once (up to MAX_RESTARTS times); any other failure is handed to `failed`, which says
+    when to start the source again, if ever. The other sources are never stopped."""
+
+    def __init__(
+        self,
+        start: Callable[[str], StreamingQuery],
+        failed: Callable[[str, str], float | None],
+        kinds: dict[str, str],
+    ) -> None:
+        self._start, self._failed, self._kinds = start, failed, kinds
+        self.queries: dict[str, StreamingQuery] = {}
+        self._due: dict[str, float] = {}  # source -> monotonic time of its next start
+        self._quick_restarts: Counter = Counter()
+
+    def start(self, name: str) -> None:
+        self._due.pop(name, None)
+        try:
+            self.queries[name] = self._start(name)
+        except Exception as exc:  # noqa: BLE001 (cannot even start, its queue or topic gone: as if it failed)
+            self.queries.pop(name, None)
+            self._schedule(name, _first_line(exc))
+
+    def _schedule(self, name: str, error: str) -> None:
+        retry_in = self._failed(name, error)
+        if retry_in is not None:
+            self._due[name] = time.monotonic() + retry_in
+
+    def _check(self) -> None:
+        for name, query in list(self.queries.items()):
             if query.isActive:
                 continue
-            if _restart_safely(query, kinds[name]) and restarts[name] < MAX_RESTARTS:
+            error = query.exception()
+            if error is None:
+                continue  # an availableNow query that finished
+            del self.queries[name]
+            if reader_for(self._kinds[name]).restart_safely(str(error)) and self._quick_restarts[name] < MAX_RESTARTS:
                 log.warning("%s: restarting after a known, safe-to-restart engine failure", name)
-                restarts[name] += 1
-                queries[name] = start(name)
-        if any(not q.isActive and q.exception() for q in queries.values()):
-            return
-        if not any(q.isActive for q in queries.values()):
-            return
-        if stop.wait(1.0):
-            log.info("stop requested: finishing the batches in flight")
-            return
-        if time.monotonic() - last_flush > METRICS_FLUSH_SECONDS:
-            sink.flush(listener)
-            last_flush = time.monotonic()
+                self._quick_restarts[name] += 1
+                self.start(name)
+            else:
+                self._schedule(name, _first_line(error))
+        for name, due in list(self._due.items()):
+            if time.monotonic() >= due:
+                self.start(name)
+
+    def watch(self, stop: threading.Event, flush: Callable[[], None]) -> None:
+        """Until `stop` is set, or no query runs and none is due to start again."""
+        last_flush = time.monotonic()
+        while True:
+            self._check()
+            if not self._due and not any(q.isActive for q in self.queries.values()):
+                return
+            if stop.wait(1.0):
+                log.info("stop requested: finishing the batches in flight")
+                return
+            if time.monotonic() - last_flush > METRICS_FLUSH_SECONDS:
+                flush()
+                last_flush = time.monotonic()
 
 
 def _collect(query: StreamingQuery, listener: IngestListener, report: IngestReport) -> None:

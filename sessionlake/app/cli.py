@@ -21,6 +21,7 @@ COMMANDS = (
     "build",
     "export",
     "run",
+    "up",
     "demo",
     "status",
     "sql",

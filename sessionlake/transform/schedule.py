@@ -6,9 +6,12 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 from pyspark.sql import SparkSession
 
+from sessionlake.core.backoff import Backoff
 from sessionlake.core.lock import BuildLocked
 from sessionlake.core.settings import Settings
 from sessionlake.transform.runner import BuildResult, Checks, build
@@ -26,6 +29,14 @@ def parse_interval(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
+class BuildObserver(Protocol):
+    """What a supervisor hears of the loop: a build started; it ended (a result, or the error it raised)."""
+
+    def build_started(self) -> None: ...
+
+    def build_finished(self, result: BuildResult | None, error: str | None, next_in: float) -> None: ...
+
+
 def run_every(
     settings: Settings,
     spark: SparkSession,
@@ -34,28 +45,46 @@ def run_every(
     max_runs: int | None = None,
     stop: threading.Event | None = None,
     checks: Checks = Checks.EVERY_BUILD,
+    observer: BuildObserver | None = None,
+    backoff: Backoff | None = None,
+    build_once: Callable[..., BuildResult] = build,
 ) -> list[BuildResult]:
     """Build at every tick until `stop` is set or `max_runs` builds have been attempted.
 
     Ticks are fixed (start + k * interval); a build that overruns skips the ticks it covered instead of
-    queueing them, so builds never overlap. A build that fails, or finds the lock taken by another
-    process, is simply tried again at the next tick.
+    queueing them, so builds never overlap. A build that fails (a failed node, or an exception) is tried
+    again after `backoff` (default 15 s, doubling), never later than the next tick; a failed build leaves
+    every table at its last committed version. A build that finds the lock taken by another process waits
+    for the next tick.
     """
     stop = stop or threading.Event()
+    backoff = backoff or Backoff(initial=15.0, maximum=interval_seconds)
     results: list[BuildResult] = []
     attempts = 0
     start = time.monotonic()
     while not stop.is_set() and (max_runs is None or attempts < max_runs):
         attempts += 1
+        result, error = None, None
+        if observer:
+            observer.build_started()
         try:
-            results.append(build(settings, spark, select=select, checks=checks))
+            result = build_once(settings, spark, select=select, checks=checks)
+            results.append(result)
         except BuildLocked as exc:
             log.warning("skipping this tick: %s", exc)
-        except Exception:
-            log.exception("dbt build raised; retrying at the next tick")
+        except Exception as exc:
+            log.exception("dbt build raised")
+            error = f"{type(exc).__name__}: {next(iter(str(exc).strip().splitlines()), '')}"
+        elapsed = time.monotonic() - start
+        wait = (int(elapsed // interval_seconds) + 1) * interval_seconds - elapsed
+        if error is not None or (result is not None and not result.success):
+            wait = min(wait, backoff.next_delay())
+            log.warning("build failed; trying again in %.0fs", wait)
+        elif result is not None:
+            backoff.reset()
+        if observer:
+            observer.build_finished(result, error, wait)
         if max_runs is not None and attempts >= max_runs:
             break
-        elapsed = time.monotonic() - start
-        next_tick = (int(elapsed // interval_seconds) + 1) * interval_seconds
-        stop.wait(next_tick - elapsed)
+        stop.wait(wait)
     return results

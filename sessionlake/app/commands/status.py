@@ -1,63 +1,118 @@
-"""`sessionlake status`: the stack, every ingest source (lag, backlog, freshness, last error), gold and the export."""
+"""`sessionlake status`: the stack and the live pipeline's stages (`sessionlake up`), in a second, without
+Spark; `--tables` adds what only the lake knows (every source's lag, backlog, freshness and last error
+from the ingest metrics, gold and the export cursor); `--json` for machines."""
 
 from __future__ import annotations
 
 import argparse
-
-from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+import dataclasses
+import json
+import time
+from typing import Any
 
 from sessionlake import stack
+from sessionlake.app.state import PipelineState, read_state
 from sessionlake.core.errors import ExitCode
 from sessionlake.core.settings import Settings
-from sessionlake.core.spark import get_session
-from sessionlake.exporters.config import ExportConfig
-from sessionlake.exporters.cursor import CursorError, CursorStore
-from sessionlake.ingest.metrics import source_status
+from sessionlake.stack.process import pid_alive
 
 
-def _cell(value: object, unit: str = "") -> str:
-    if value is None:
+def human_duration(seconds: float | None) -> str:
+    """A duration as a person reads it: 850ms, 42s, 3m 20s, 2h 5m, 3d 4h."""
+    if seconds is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:.0f}{unit}"
-    return f"{value}{unit}"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    whole = round(seconds)
+    for unit, size, sub_unit, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
+        if whole >= size:
+            rest = (whole % size) // sub_size
+            return f"{whole // size}{unit}" + (f" {rest}{sub_unit}" if rest else "")
+    return f"{whole}s"
 
 
-def _print_stack(settings: Settings) -> bool:
+def _ago(at: float | None, now: float) -> str:
+    if at is None:
+        return "-"
+    return "just now" if now - at < 1 else f"{human_duration(now - at)} ago"
+
+
+def _until(at: float | None, now: float) -> str:
+    return "-" if at is None else ("now" if at <= now else f"in {human_duration(at - now)}")
+
+
+def pipeline_running(state: PipelineState) -> bool:
+    return state.stopped_at is None and pid_alive(state.pid)
+
+
+def _print_stack(statuses: list[stack.ComponentStatus]) -> None:
     print("stack")
-    statuses = stack.status(settings)
     for s in statuses:
-        print(f"  {s.name:<10} {'running' if s.running else 'stopped':<8} {s.endpoint}")
-    return all(s.running for s in statuses if s.name == "metastore")
+        print(f"  {s.name:<14} {'running' if s.running else 'stopped':<8} {s.endpoint}")
 
 
-def _print_sources(settings: Settings, spark: SparkSession) -> None:
-    print("\ningest sources")
+def _print_pipeline(state: PipelineState | None, now: float) -> None:
+    if state is None:
+        print("\npipeline\n  never started here (`sessionlake up`)")
+        return
+    if pipeline_running(state):
+        header = f"running for {human_duration(now - state.started_at)} (pid {state.pid})"
+    elif state.stopped_at is not None:
+        header = f"stopped {_ago(state.stopped_at, now)}"
+    else:
+        header = f"not running: pid {state.pid} is gone (killed?), state as of its last write"
+    print(f"\npipeline  {header}")
+    print(f"  {'stage':<24} {'state':<9} {'last ok':>12} {'took':>8} {'next':>10}  what it did / last error")
+    for stage in sorted(state.stages.values(), key=lambda s: (not s.name.startswith("ingest"), s.name)):
+        print(
+            f"  {stage.name:<24} {stage.state:<9} {_ago(stage.last_ok_at, now):>12} "
+            f"{human_duration(stage.last_seconds):>8} {_until(stage.next_attempt_at, now):>10}  {stage.summary or '-'}"
+        )
+        if stage.last_error:
+            when = _ago(stage.last_error_at, now)
+            print(f"  {'':<67}  last error {when} ({stage.failures}x): {stage.last_error}")
+
+
+def _print_sources(settings: Settings, spark: Any) -> None:
+    from sessionlake.ingest.metrics import source_status
+
+    print("\ningest sources (metrics)")
     rows = source_status(settings, spark)
     if not rows:
-        print("  no ingest metrics yet (run `sessionlake ingest`)")
+        print("  no ingest metrics yet (run `sessionlake ingest` or `sessionlake up`)")
         return
     print(
         f"  {'source':<16} {'freshness':>10} {'kafka lag':>10} {'sqs backlog':>12} {'s3 files':>9} {'s3 MB':>8} "
         f"{'discovery p50/max':>18} {'p95 latency':>12}  last error"
     )
+
+    def cell(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    def millis(value: float | None) -> str:
+        return human_duration(None if value is None else value / 1000)
+
     for r in rows:
         error = f"{r.last_error_at:%F %T} {r.last_error[:60]}" if r.last_error else "-"
         megabytes = None if r.s3_bytes is None else f"{r.s3_bytes / 1e6:.1f}"
         discovery = (
             "-"
             if r.discovery_latency_max_ms is None
-            else f"{_cell(r.discovery_latency_p50_ms, 'ms')}/{_cell(r.discovery_latency_max_ms, 'ms')}"
+            else f"{millis(r.discovery_latency_p50_ms)}/{millis(r.discovery_latency_max_ms)}"
         )
         print(
-            f"  {r.source:<16} {_cell(r.freshness_seconds, 's'):>10} {_cell(r.kafka_lag):>10} "
-            f"{_cell(r.sqs_backlog):>12} {_cell(r.s3_files):>9} {_cell(megabytes):>8} {discovery:>18} "
-            f"{_cell(r.latency_p95_ms, 'ms'):>12}  {error}"
+            f"  {r.source:<16} {human_duration(r.freshness_seconds):>10} {cell(r.kafka_lag):>10} "
+            f"{cell(r.sqs_backlog):>12} {cell(r.s3_files):>9} {cell(megabytes):>8} {discovery:>18} "
+            f"{millis(r.latency_p95_ms):>12}  {error}"
         )
 
 
-def _print_gold_and_export(settings: Settings, spark: SparkSession) -> None:
+def _print_gold_and_export(settings: Settings, spark: Any) -> None:
+    from delta.tables import DeltaTable
+
+    from sessionlake.exporters.config import ExportConfig
+    from sessionlake.exporters.cursor import CursorError, CursorStore
+
     config = ExportConfig.from_settings(settings)
     print("\ngold and export")
     if not spark.catalog.tableExists(config.table):
@@ -73,19 +128,42 @@ def _print_gold_and_export(settings: Settings, spark: SparkSession) -> None:
         return
     exported = cursor.version if cursor else None
     behind = last["version"] - exported if exported is not None else None
-    print(f"  export -> {config.index:<8} cursor at version {_cell(exported)}, {_cell(behind)} versions behind")
+    print(f"  export -> {config.index:<8} cursor at version {exported}, {behind} versions behind")
+
+
+def _as_json(statuses: list[stack.ComponentStatus], state: PipelineState | None) -> str:
+    pipeline = None
+    if state is not None:
+        pipeline = dataclasses.asdict(state) | {"running": pipeline_running(state)}
+    components = [{"name": s.name, "running": s.running, "endpoint": s.endpoint} for s in statuses]
+    return json.dumps({"stack": components, "pipeline": pipeline}, indent=2, sort_keys=True)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    if not _print_stack(settings) and not settings.metastore_url_override:
+    statuses = stack.status(settings)
+    state = read_state(settings.home)
+    if args.json:
+        print(_as_json(statuses, state))
+        return 0
+    _print_stack(statuses)
+    _print_pipeline(state, time.time())
+    if not args.tables:
+        return 0
+    metastore_up = all(s.running for s in statuses if s.name == "metastore")
+    if not metastore_up and not settings.metastore_url_override:
         print("\nthe metastore is not running: start the stack (`sessionlake stack up`) to see sources and gold")
         return ExitCode.NOT_RUNNING
-    spark = get_session(settings, "sessionlake-status")
+    from sessionlake.core.spark import get_session
+
+    spark = get_session(settings, "sessionlake-status", pii_keys=False)
     _print_sources(settings, spark)
     _print_gold_and_export(settings, spark)
     return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("status", help="stack, sources, freshness, export lag", description=__doc__)
+    parser = subparsers.add_parser("status", help="stack, pipeline stages, freshness, export lag", description=__doc__)
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--tables", action="store_true", help="also read the lake (starts Spark): sources, gold")
+    output.add_argument("--json", action="store_true", help="the stack and the pipeline as JSON")
     parser.set_defaults(func=_run)
