@@ -129,6 +129,7 @@ def run(
     def on_batch(result: BatchResult) -> None:
         listener.record(result)
         report.add(result)
+        report.errors.pop(result.source, None)  # recovered: `errors` holds the sources failed at the end
         backoffs[result.source].reset()
         if observer:
             observer.batch_committed(result)

@@ -106,9 +106,6 @@ def test_environment() -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SESSIONLAKE_PII_SECRET", secrets.token_hex(32))
     os.environ.setdefault("SESSIONLAKE_PII_MASTER_KEY", secrets.token_hex(32))
-    # Most of a test JVM's CPU went to C2 compiling code it ran for seconds (a dbt test's driver: 55 of 90 s
-    # in the JIT compiler threads); C1 alone halves the CPU and the suite's two workers share two cores.
-    os.environ.setdefault("SESSIONLAKE_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
 
 
 @pytest.fixture(scope="session")

@@ -65,3 +65,13 @@ def test_up_starts_the_cluster_once_asked_until_down(settings: Settings, monkeyp
     assert stack.default_names(settings) == [*stack.COMPONENTS, *names]
     stack.down(settings)  # nothing runs: stops nothing, and the cluster is no longer part of the stack
     assert stack.default_names(settings) == list(stack.COMPONENTS)
+
+
+def test_java_options_reach_every_jvm_sessionlake_starts(settings: Settings, monkeypatch) -> None:
+    options = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+    monkeypatch.setenv("SESSIONLAKE_JAVA_OPTIONS", options)
+    settings = Settings(home=settings.home, jars_dir=settings.jars_dir, ports=settings.ports)
+    conf = session_conf(settings, "app", master="stack")
+    assert conf["spark.driver.extraJavaOptions"] == conf["spark.executor.extraJavaOptions"] == options
+    assert ThriftServer().conf(settings)["spark.driver.extraJavaOptions"] == options
+    assert "spark.driver.extraJavaOptions" not in session_conf(Settings(home=settings.home), "app", master="provided")

@@ -1,6 +1,7 @@
-"""The whole pipeline as a user runs it, on a private local stack: `sessionlake stack up --cluster`, `generate`,
-`run` (ingest -> dbt build with the build loop's checks -> export), twice (on-time data, then late logs),
-then `forget` and `retention`. Deployed as production runs it:
+"""The whole pipeline as a user runs it, on a private local stack: `sessionlake stack up --cluster`, then
+`up` (ingest, the build loop and the exporter, continuously) through the on-time data with one source failing
+under it, stopped by SIGTERM; `run` (one pass: ingest -> dbt build with the loop's checks -> export) for the
+late logs; then `forget` and `retention`. Deployed as production runs it:
 the lake and the checkpoints in their own buckets on the stack's S3 (s3a://), the streams on the Spark
 standalone cluster, dbt through the Spark Thrift Server.
 
@@ -12,13 +13,16 @@ process reads the resulting Delta tables by path.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
@@ -28,6 +32,7 @@ from pyspark.sql import functions as F
 
 from sessionlake.core.settings import Ports, Settings, environment_overlay
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, plan, truth
+from sessionlake.ingest.readers.s3 import sqs_client
 from sessionlake.privacy.keys import pseudonymize
 from tests.conftest import PORT_BASE
 
@@ -66,6 +71,7 @@ GENERATE_ARGS = [
 class Deployment:
     settings: Settings
     env: dict[str, str]
+    last_stderr: str = ""
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
@@ -77,7 +83,19 @@ class Deployment:
             timeout=1800,  # a pass on the cluster under a busy two-worker suite took up to ~10 min
         )
         assert done.returncode == 0, f"sessionlake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-4000:]}"
+        self.last_stderr = done.stderr
         return done.stdout
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """A long-running command in the background, its output in a log file under the deployment's home."""
+        with (self.settings.home / f"{args[0]}.log").open("w") as log:
+            return subprocess.Popen([sys.executable, "-m", "sessionlake.app.cli", *args], env=self.env, stdout=log,
+                                    stderr=subprocess.STDOUT)  # fmt: skip
+
+    def stages(self) -> dict[str, dict]:
+        """The pipeline's stages as `sessionlake status --json` shows them."""
+        pipeline = json.loads(self.cli("status", "--json"))["pipeline"]
+        return pipeline["stages"] if pipeline else {}
 
 
 @pytest.fixture(scope="module")
@@ -184,12 +202,62 @@ def _index_documents(settings: Settings) -> dict[str, dict]:
     return {hit["_id"]: hit["_source"] for hit in hits}
 
 
+def _wait_for(what: str, condition: Callable[[], object], timeout: float = 1200.0) -> object:
+    """The first truthy value of `condition`, polled; an exception (a table not created yet) counts as not yet."""
+    deadline, last_error = time.monotonic() + timeout, None
+    while True:
+        try:
+            if value := condition():
+                return value
+        except Exception as exc:  # noqa: BLE001 (reported if it lasts until the deadline)
+            last_error = exc
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what} ({last_error!r})"
+        time.sleep(5)
+
+
+def _always_on(deployment: Deployment, spark, workload) -> None:
+    """`sessionlake up` through the on-time data: the client-logs queue is deleted under its running source,
+    which is retried with backoff (status shows it) while the other sources run; once the queue is back it
+    catches up, and gold reaches the truth and the index gold with no pass run by hand. SIGTERM ends it."""
+    settings, secret = deployment.settings, deployment.env["SESSIONLAKE_PII_SECRET"]
+    pipeline = deployment.start("up", "--build-every", "20s", "--export-every", "5s")
+    try:
+        _wait_for("every source to start", lambda: len([s for s in deployment.stages() if s.startswith("ingest")]) == 4)
+        with environment_overlay(deployment.env):
+            sqs = sqs_client(settings)
+        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="client-logs-events")["QueueUrl"])
+        failing = _wait_for(
+            "client-logs to fail and be retried",
+            lambda: (s := deployment.stages()["ingest client_logs"])["state"] == "retrying" and s,
+        )
+        assert "QueueDoesNotExist" in failing["last_error"] or "queue does not exist" in failing["last_error"].lower()
+        assert deployment.stages()["ingest session_events"]["state"] == "running"  # the others go on
+        deployment.cli("provision")  # the queue and the bucket's notification are back
+        deployment.cli("generate", *GENERATE_ARGS, "--phase", MAIN)
+
+        def gold_and_index_caught_up() -> bool:
+            gold = _gold(spark, settings)
+            return _mismatches(gold, truth(workload, [MAIN]), secret) == [] and set(_index_documents(settings)) == set(
+                gold
+            )
+
+        _wait_for("gold to equal the truth and the index gold", gold_and_index_caught_up)
+        stages = deployment.stages()
+        assert stages["ingest client_logs"]["state"] == "running" and stages["ingest client_logs"]["failures"] >= 1
+        assert stages["build"]["last_ok_at"] and stages["export"]["last_ok_at"]
+    finally:
+        pipeline.send_signal(signal.SIGTERM)
+        returncode = pipeline.wait(timeout=900)
+    assert returncode == 0, (settings.home / "up.log").read_text()[-4000:]
+    pipeline_state = json.loads(deployment.cli("status", "--json"))["pipeline"]
+    assert not pipeline_state["running"] and {s["state"] for s in pipeline_state["stages"].values()} == {"stopped"}
+
+
 def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     settings, secret = deployment.settings, deployment.env["SESSIONLAKE_PII_SECRET"]
     workload = plan(CONFIG)
 
-    deployment.cli("generate", *GENERATE_ARGS, "--phase", MAIN)
-    first_run = deployment.cli("run")
+    _always_on(deployment, spark, workload)
     after_main = _gold(spark, settings)
     assert _mismatches(after_main, truth(workload, [MAIN]), secret) == []
 
@@ -203,8 +271,10 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     changed = {s for s, row in gold.items() if after_main.get(s) != row}
     assert changed and changed <= late_sessions
     # The build's report counts what its Delta commits on the Thrift Server wrote.
-    assert _rows_merged(first_run, "gold.sessions") == len(after_main)
     assert _rows_merged(second_run, "gold.sessions") == len(changed)
+    # The terminal shows the pass; the driver JVM's own logging (Spark, Hive, Delta) went to its log file.
+    assert not re.search(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (WARN|INFO) ", deployment.last_stderr, re.MULTILINE)
+    assert "NativeCodeLoader" in (settings.home / "logs" / "sessionlake-run.log").read_text()
 
     # Bad records are quarantined with a reason, one row per malformed record delivered.
     quarantine = _delta(spark, settings, settings.bronze_path("quarantine"))

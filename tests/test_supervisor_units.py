@@ -141,7 +141,7 @@ def test_a_failed_build_is_retried_after_a_backoff_shorter_than_the_interval(tmp
 def test_status_shows_the_pipeline_from_its_state_file_without_spark(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SESSIONLAKE_HOME", str(tmp_path))
     writer = StateWriter(tmp_path)
-    writer.succeeded("ingest session-events", "batch 7: 40 rows, 2 quarantined")
+    writer.succeeded("ingest session_events", "batch 7: 40 rows, 2 quarantined")
     writer.succeeded("build", "120 rows merged into 7 tables", seconds=38.2, next_in=262)
     writer.failed("export", "ConnectionError: 127.0.0.1:9200 refused; id 'x\";", retry_in=30)
 
@@ -168,3 +168,23 @@ def test_status_without_a_pipeline_says_how_to_start_one(tmp_path, monkeypatch, 
     monkeypatch.setenv("SESSIONLAKE_HOME", str(tmp_path))
     assert main(["status"]) == 0
     assert "never started here (`sessionlake up`)" in capsys.readouterr().out
+
+
+def test_a_stage_error_is_kept_as_one_line_without_the_plan_or_any_secret(tmp_path, monkeypatch):
+    secret = "k3y'with\"quotes\\and;semicolons-é"
+    monkeypatch.setenv("SESSIONLAKE_PII_SECRET", secret)
+    error = (
+        "model.sessionlake.stg_x: Runtime Error in model stg_x (models/stg_x.sql)\n  Runtime Error\n"
+        "    [TABLE_OR_VIEW_NOT_FOUND] The table `bronze`.`x` cannot be found.\n    More advice.\n"
+        f"    'Project ['sha2('concat({secret}, :, 'user_id), 256) AS user_key#665]\n    +- 'SubqueryAlias x\n"
+    )
+    writer = StateWriter(tmp_path)
+    writer.failed("build", error + f" and {secret} again", retry_in=15)
+    stored = read_state(tmp_path).stages["build"].last_error
+    assert stored == (
+        "model.sessionlake.stg_x: Runtime Error in model stg_x (models/stg_x.sql) / Runtime Error / "
+        "[TABLE_OR_VIEW_NOT_FOUND] The table `bronze`.`x` cannot be found."
+    )
+    writer.failed("export", f"ConnectionError: token={secret}", retry_in=5)
+    assert secret not in (tmp_path / "pipeline" / "state.json").read_text()
+    assert read_state(tmp_path).stages["export"].last_error == "ConnectionError: token=*****"

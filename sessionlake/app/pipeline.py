@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from sessionlake.core.errors import ConfigurationError
+from sessionlake.core.logs import one_line
 from sessionlake.core.settings import Settings
 from sessionlake.exporters.runner import ExportReport, export
 from sessionlake.ingest.runner import IngestReport
@@ -34,7 +35,7 @@ def stage_failures(ingested: IngestReport, built: BuildResult, export_error: str
         failures += [f"build: {failure}" for failure in built.failures] or ["build: failed"]
     if export_error is not None:
         failures.append(f"export: {export_error}")
-    return failures
+    return [one_line(failure) for failure in failures]
 
 
 def run_cycle(settings: Settings, spark: SparkSession) -> CycleReport:

@@ -10,6 +10,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sessionlake.core.logs import one_line
+
 
 @dataclass
 class StageState:
@@ -81,6 +83,9 @@ class StateWriter:
         self.update(name, state=state, last_ok_at=now, summary=summary, last_seconds=seconds, next_attempt_at=next_at)
 
     def failed(self, name: str, error: str, retry_in: float | None) -> None:
+        """Record a failure: its message in one line, secrets scrubbed (a Spark analysis error dumps its
+        plan, and the plan holds the SQL's substituted values)."""
+        error = one_line(error)
         now = time.time()
         with self._lock:
             failures = self.state.stages.get(name, StageState(name)).failures + 1

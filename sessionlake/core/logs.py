@@ -49,3 +49,23 @@ def configure(verbose: bool) -> None:
     redactor = SecretRedactor()
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
+
+
+# Where an engine's error turns into a plan dump or a stack trace: what follows is no message for a person.
+_DUMP_STARTS = ("'", "+-", ":-", ":  ", "at ", "Caused by", "\tat ", "== ")
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """An error for a status line or a one-line report: its message lines before any plan dump or stack
+    trace (at most three, joined), every secret value replaced, at most `limit` characters."""
+    kept: list[str] = []
+    for line in (raw.strip() for raw in str(text).splitlines()):
+        if not line:
+            continue
+        if line.startswith(_DUMP_STARTS) or len(kept) == 3:
+            break
+        kept.append(line)
+    summary = " / ".join(kept) or str(text).strip()[:limit]
+    for value in sorted((v for v in secret_values() if len(v) >= 8), key=len, reverse=True):
+        summary = summary.replace(value, REDACTED)
+    return summary if len(summary) <= limit else summary[: limit - 3] + "..."

@@ -69,9 +69,9 @@ _DECLARED = (
         None,
         "JVM options added to every JVM sessionlake starts: the Spark driver it launches and its executors, the "
         "Thrift Server, and the local stack's Kafka, Derby, Spark master and workers and search engine. "
-        "`-XX:TieredStopAtLevel=1` (the test suite's: C1 only) spends less than half the CPU on JIT compilation "
-        "where JVMs are short-lived and data small; leave unset for long runs on big data. No GC choice: Kafka "
-        "and the search engine set their own",
+        "`-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m` (C1 only) spends less than half the CPU on JIT "
+        "compilation in a JVM that lives a minute; long-lived drivers run slower with it (bench/README.md, "
+        '"JIT"). No GC choice: Kafka and the search engine set their own',
         _G_SPARK,
     ),
     Variable(

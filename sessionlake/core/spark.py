@@ -151,13 +151,44 @@ def session_conf(settings: Settings, app_name: str, master: str | None = None) -
     return conf
 
 
+LOG4J2 = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.file.ref = file
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.filePattern = {log}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yyyy-MM-dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+"""
+
+
+def driver_log_conf(settings: Settings, app_name: str) -> Path:
+    """A log4j2 configuration sending the driver JVM's logs (Spark, Hive, Derby client, Delta) to
+    `<home>/logs/<app_name>.log` instead of the terminal; written now, read when the JVM starts."""
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    conf = logs / f"log4j2-{app_name}.properties"
+    conf.write_text(LOG4J2.format(level=settings.spark.log_level.lower(), log=logs / f"{app_name}.log"))
+    return conf
+
+
 def get_session(settings: Settings, app_name: str = "sessionlake", pii_keys: bool = True) -> SparkSession:
     """Get (or create) the process's SparkSession, with every sessionlake setting applied; the PII keys
-    only with `pii_keys` (an analyst's session has none)."""
+    only with `pii_keys` (an analyst's session has none). A JVM it starts logs to `<home>/logs/`."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    conf = session_conf(settings, app_name)
+    if settings.master_url() != PROVIDED:
+        log_option = f"-Dlog4j2.configurationFile=file:{driver_log_conf(settings, app_name)}"
+        conf["spark.driver.extraJavaOptions"] = f"{settings.spark.java_options} {log_option}".strip()
     builder = SparkSession.builder
-    for key, value in session_conf(settings, app_name).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     if settings.master_url() != PROVIDED:
         builder = builder.enableHiveSupport()
