@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
-from sessionlake.core.errors import ConfigurationError, SessionlakeError
+from sessionlake.core.errors import ConfigurationError, SessionlakeError, summary
 from sessionlake.core.lock import build_lock
 from sessionlake.core.settings import Settings
 from sessionlake.exporters import dead_letters
@@ -272,7 +272,7 @@ def export(
         except Exception as exc:
             log.exception("export failed; retrying in %.0fs from the last cursor", every)
             if on_tick:
-                on_tick(None, f"{type(exc).__name__}: {next(iter(str(exc).strip().splitlines()), '')}")
+                on_tick(None, summary(exc))
         else:
             total += tick
             if on_tick:

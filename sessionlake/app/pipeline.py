@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-from sessionlake.core.errors import ConfigurationError
+from sessionlake.core.errors import ConfigurationError, summary
 from sessionlake.core.logs import one_line
 from sessionlake.core.settings import Settings
 from sessionlake.exporters.runner import ExportReport, export
@@ -55,8 +55,7 @@ def run_cycle(settings: Settings, spark: SparkSession) -> CycleReport:
         raise
     except Exception as exc:  # the engine down or refusing: reported, the next pass catches up from the cursor
         log.exception("export failed")
-        first_line = next(iter(str(exc).strip().splitlines()), "")
-        export_error = f"{type(exc).__name__}: {first_line}"
+        export_error = summary(exc)
     failures = stage_failures(ingested, built, export_error)
     return CycleReport(ingested, built, exported, time.monotonic() - started, failures)
 

@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 
 from sessionlake.app.state import StateWriter
 from sessionlake.core.backoff import Backoff
+from sessionlake.core.errors import summary
 from sessionlake.core.settings import Settings
 from sessionlake.exporters.runner import ExportReport, export
 from sessionlake.ingest.runner import run as ingest
@@ -60,8 +61,8 @@ class _IngestStages:
 
     def batch_committed(self, result: BatchResult) -> None:
         rows = sum(result.rows_written.values())
-        summary = f"batch {result.batch_id}: {rows} rows, {result.quarantined} quarantined"
-        self.state.succeeded(source_stage(result.source), summary)
+        did = f"batch {result.batch_id}: {rows} rows, {result.quarantined} quarantined"
+        self.state.succeeded(source_stage(result.source), did)
 
     def source_failed(self, source: str, error: str, retry_in: float | None) -> None:
         self.state.failed(source_stage(source), error, retry_in)
@@ -93,8 +94,8 @@ class _BuildStage:
 def _export_tick(state: StateWriter, every: float) -> Callable[[ExportReport | None, str | None], None]:
     def tick(report: ExportReport | None, error: str | None) -> None:
         if report is not None:
-            summary = f"upserted {report.upserted}, deleted {report.deleted}, cursor at {report.last_version}"
-            state.succeeded(EXPORT, summary, next_in=every)
+            did = f"upserted {report.upserted}, deleted {report.deleted}, cursor at {report.last_version}"
+            state.succeeded(EXPORT, did, next_in=every)
         else:
             state.failed(EXPORT, error or "failed", every)
 
@@ -110,7 +111,7 @@ def _supervised(name: str, loop: Callable[[], object], state: StateWriter, stop:
         except Exception as exc:
             log.exception("%s stopped on an error", name)
             delay = backoff.next_delay()
-            state.failed(name, f"{type(exc).__name__}: {next(iter(str(exc).strip().splitlines()), '')}", delay)
+            state.failed(name, summary(exc), delay)
             stop.wait(delay)
         else:
             return

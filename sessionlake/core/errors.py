@@ -66,3 +66,8 @@ class TransientError(SessionlakeError):
     """A component was busy or unreachable; the same call can succeed later."""
 
     kind = ErrorKind.TRANSIENT
+
+
+def summary(exc: BaseException) -> str:
+    """`<ExceptionType>: <first line of its message>`, how a stage reports an error it recovers from."""
+    return f"{type(exc).__name__}: {next(iter(str(exc).strip().splitlines()), '')}"

@@ -12,6 +12,7 @@ from typing import Protocol
 from pyspark.sql import SparkSession
 
 from sessionlake.core.backoff import Backoff
+from sessionlake.core.errors import summary
 from sessionlake.core.lock import BuildLocked
 from sessionlake.core.settings import Settings
 from sessionlake.transform.runner import BuildResult, Checks, build
@@ -74,7 +75,7 @@ def run_every(
             log.warning("skipping this tick: %s", exc)
         except Exception as exc:
             log.exception("dbt build raised")
-            error = f"{type(exc).__name__}: {next(iter(str(exc).strip().splitlines()), '')}"
+            error = summary(exc)
         elapsed = time.monotonic() - start
         wait = (int(elapsed // interval_seconds) + 1) * interval_seconds - elapsed
         if error is not None or (result is not None and not result.success):
