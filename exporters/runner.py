@@ -11,10 +11,10 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from itertools import islice
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -25,6 +25,7 @@ from sessionlake.exporters import dead_letters
 from sessionlake.exporters.cdf import (
     Change,
     RawPiiError,
+    TableMissingError,
     TableState,
     is_cdf_unavailable,
     iter_changes,
@@ -243,6 +244,17 @@ class Exporter:
         return letters
 
 
+class ExportObserver(Protocol):
+    """What a supervisor hears of the export loop, tick by tick."""
+
+    def exported(self, report: ExportReport) -> None: ...
+
+    def export_failed(self, error: str) -> None: ...
+
+    def export_waiting(self, reason: str) -> None:
+        """The table is not there yet (the first build creates it): a wait, not a failure."""
+
+
 def export(
     settings: Settings,
     spark: SparkSession,
@@ -251,11 +263,11 @@ def export(
     config: ExportConfig | None = None,
     reindex: bool = False,
     stop: threading.Event | None = None,
-    on_tick: Callable[[ExportReport | None, str | None], None] | None = None,
+    observer: ExportObserver | None = None,
 ) -> ExportReport:
     """Export the table's changes to the search index: once, or every `every` seconds until `stop` is set
-    (other errors are logged and retried on the next tick; a configuration error, raw PII, an unreadable
-    cursor or a re-created table end the loop). `on_tick` hears each tick's report, or its error."""
+    (a missing table is waited for; other errors are logged and retried on the next tick; a configuration
+    error, raw PII, an unreadable cursor or a re-created table end the loop)."""
     exporter = Exporter(spark, config or ExportConfig.from_settings(settings))
     if reindex:
         exporter.reindex()
@@ -263,19 +275,27 @@ def export(
         return exporter.run_once()
     stop = stop or threading.Event()
     total = ExportReport()
+    waiting = False
     while not stop.is_set():
         started = time.monotonic()
         try:
             tick = exporter.run_once()
         except (TableReplacedError, CursorError, RawPiiError, ConfigurationError):
             raise  # the next tick would fail the same way: an operator has to act
+        except TableMissingError as exc:
+            if not waiting:
+                log.info("export waiting: %s", exc)
+            waiting = True
+            if observer:
+                observer.export_waiting(str(exc))
         except Exception as exc:
             log.exception("export failed; retrying in %.0fs from the last cursor", every)
-            if on_tick:
-                on_tick(None, summary(exc))
+            if observer:
+                observer.export_failed(summary(exc))
         else:
+            waiting = False
             total += tick
-            if on_tick:
-                on_tick(tick, None)
+            if observer:
+                observer.exported(tick)
         stop.wait(max(0.0, every - (time.monotonic() - started)))
     return total

@@ -414,6 +414,11 @@ def load_sources(directory: Path | None = None, names: list[str] | None = None) 
     return sources
 
 
+def bronze_tables(directory: Path | None = None) -> list[str]:
+    """The bronze tables every configured source writes: what the dbt build reads."""
+    return sorted({table for source in load_sources(directory) for table in source.tables})
+
+
 def _check_across(sources: list[SourceConfig], problems: list[str]) -> None:
     seen: dict[str, Path] = {}
     owners: dict[str, Path] = {}

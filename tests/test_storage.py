@@ -99,3 +99,24 @@ def test_delta_maintenance_on_an_s3a_table(moto, spark) -> None:
     assert spark.sql(f"select count(*) from {table}").first()[0] == 150
     with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):
         spark.sql(f"select * from {table} version as of 3").collect()  # the deleted version's files are gone
+
+
+def test_the_build_loop_reads_bronze_versions_on_s3a(moto, spark, monkeypatch, tmp_path) -> None:
+    """What the build loop checks each tick (transform.inputs): a bronze table not created yet is missing,
+    an append moves its version."""
+    import boto3
+
+    from sessionlake.transform.inputs import BronzeInputs
+
+    bucket = f"inputs-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=moto).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("SESSIONLAKE_LAKE_URI", f"s3a://{bucket}/lake")
+    settings = Settings(home=tmp_path)
+    inputs = BronzeInputs(settings, spark, ["session_events", "client_logs", "session_events"])
+    assert inputs.read().missing == ("client_logs", "session_events")
+    spark.range(3).write.format("delta").save(settings.bronze_path("client_logs"))
+    first = inputs.read()
+    assert first.missing == ("session_events",) and first.versions == {"client_logs": 0}
+    spark.range(2).write.format("delta").mode("append").save(settings.bronze_path("client_logs"))
+    spark.range(1).write.format("delta").save(settings.bronze_path("session_events"))
+    assert inputs.read().versions == {"client_logs": 1, "session_events": 0}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 
@@ -13,9 +14,13 @@ import pytest
 from sessionlake.app.cli import main
 from sessionlake.app.commands.status import human_duration
 from sessionlake.app.state import StateWriter, read_state
+from sessionlake.app.supervisor import _ExportStage
 from sessionlake.core.backoff import Backoff
 from sessionlake.core.settings import Settings
+from sessionlake.exporters import runner as export_runner
+from sessionlake.exporters.cdf import TableMissingError
 from sessionlake.ingest.runner import _Supervisor
+from sessionlake.transform.inputs import InputVersions
 from sessionlake.transform.runner import BuildResult
 from sessionlake.transform.schedule import run_every
 
@@ -138,12 +143,111 @@ def test_a_failed_build_is_retried_after_a_backoff_shorter_than_the_interval(tmp
     assert finished[2][:2] == (True, None) and finished[2][2] > 50  # success: back to the ticks
 
 
+class Ticks:
+    """An observer of the build loop that records what each tick did."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def build_started(self) -> None:
+        pass
+
+    def build_finished(self, result, error, next_in) -> None:
+        self.events.append(("built", result.success if result else None, error))
+
+    def build_skipped(self, reason, next_in, waiting) -> None:
+        self.events.append(("skipped", reason, waiting))
+
+
+def test_the_build_loop_waits_for_bronze_and_builds_only_when_a_bronze_table_has_a_new_version(tmp_path):
+    reads = [
+        InputVersions({"session_events": 3}, missing=("client_logs",)),  # ingest has not created it yet
+        InputVersions({"session_events": 3, "client_logs": 0}),  # first build
+        InputVersions({"session_events": 3, "client_logs": 0}),  # nothing new: no build
+        InputVersions({"session_events": 4, "client_logs": 0}),  # a batch landed: build
+        OSError("s3a: connection refused"),  # the lake unreachable: a failed attempt, retried
+        InputVersions({"session_events": 4, "client_logs": 0}),  # the last good build saw these: no build
+    ]
+    stop = threading.Event()
+
+    class Inputs:
+        def read(self) -> InputVersions:
+            outcome = reads.pop(0)
+            if not reads:
+                stop.set()
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+    built = []
+    ticks = Ticks()
+    run_every(
+        Settings(home=tmp_path),
+        spark=None,
+        interval_seconds=0.01,
+        stop=stop,
+        observer=ticks,
+        backoff=Backoff(initial=0.01, maximum=0.01),
+        build_once=lambda *_a, **_k: built.append(1) or BuildResult(True, 0.1),
+        inputs=Inputs(),
+    )
+    assert ticks.events == [
+        ("skipped", "waiting for bronze client_logs (ingest creates it)", True),
+        ("built", True, None),
+        ("skipped", "no new bronze data since the last build", False),
+        ("built", True, None),
+        ("built", None, "OSError: s3a: connection refused"),
+        ("skipped", "no new bronze data since the last build", False),
+    ]
+    assert len(built) == 2
+
+
+def test_the_export_loop_waits_for_the_table_without_counting_failures(tmp_path, monkeypatch):
+    ticks = [TableMissingError("table gold.sessions does not exist"), TableMissingError("still not")]
+    ticks += [export_runner.ExportReport(upserted=2), ConnectionError("search down")]
+    stop = threading.Event()
+
+    class FakeExporter:
+        def __init__(self, spark, config) -> None:
+            pass
+
+        def run_once(self) -> export_runner.ExportReport:
+            outcome = ticks.pop(0)
+            if not ticks:
+                stop.set()
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+    monkeypatch.setattr(export_runner, "Exporter", FakeExporter)
+    writer = StateWriter(tmp_path)
+    seen = []
+
+    class Observer(_ExportStage):
+        def export_waiting(self, reason: str) -> None:
+            super().export_waiting(reason)
+            seen.append(vars(read_state(tmp_path).stages["export"]).copy())
+
+    total = export_runner.export(
+        Settings(home=tmp_path), None, once=False, every=0.01, config=object(), stop=stop, observer=Observer(writer, 1)
+    )
+    assert total.upserted == 2
+    assert [(s["state"], s["failures"], s["note"]) for s in seen] == [
+        ("waiting", 0, "table gold.sessions does not exist"),
+        ("waiting", 0, "still not"),
+    ]
+    export = read_state(tmp_path).stages["export"]
+    assert export.state == "retrying" and export.failures == 1 and export.note is None
+    assert export.summary.startswith("upserted 2")
+
+
 def test_status_shows_the_pipeline_from_its_state_file_without_spark(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SESSIONLAKE_HOME", str(tmp_path))
     writer = StateWriter(tmp_path)
     writer.succeeded("ingest session_events", "batch 7: 40 rows, 2 quarantined")
     writer.succeeded("build", "120 rows merged into 7 tables", seconds=38.2, next_in=262)
     writer.failed("export", "ConnectionError: 127.0.0.1:9200 refused; id 'x\";", retry_in=30)
+    writer.skipped("ingest stream_metrics", "waiting for the topic", next_in=5, waiting=True)
 
     assert main(["status"]) == 0
     out = capsys.readouterr().out
@@ -151,6 +255,7 @@ def test_status_shows_the_pipeline_from_its_state_file_without_spark(tmp_path, m
     assert "batch 7: 40 rows, 2 quarantined" in out
     assert "38s" in out and "in 4m 2" in out  # took, next run: human units
     assert "retrying" in out and "last error just now (1x): ConnectionError: 127.0.0.1:9200 refused" in out
+    assert re.search(r"ingest stream_metrics +waiting .*\n +waiting for the topic\n", out)
 
     assert main(["status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)

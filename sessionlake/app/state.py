@@ -18,10 +18,11 @@ class StageState:
     """One stage of the pipeline: an ingest source, the build loop or the exporter."""
 
     name: str
-    state: str = "starting"  # starting | running | idle | retrying | failed | stopped
+    state: str = "starting"  # starting | running | idle | waiting | retrying | failed | stopped
     last_ok_at: float | None = None  # epoch seconds of its last success (a batch, a build, an export tick)
     last_seconds: float | None = None  # how long its last run took (build, export)
     summary: str = ""  # what its last success did, for a person
+    note: str | None = None  # why it is idle or waiting now (nothing new to build, gold not created yet)
     last_error: str | None = None
     last_error_at: float | None = None
     failures: int = 0  # since the pipeline started
@@ -80,7 +81,14 @@ class StateWriter:
         now = time.time()
         state = "idle" if next_in is not None else "running"
         next_at = None if next_in is None else now + next_in
-        self.update(name, state=state, last_ok_at=now, summary=summary, last_seconds=seconds, next_attempt_at=next_at)
+        self.update(
+            name, state=state, last_ok_at=now, summary=summary, last_seconds=seconds, next_attempt_at=next_at, note=None
+        )
+
+    def skipped(self, name: str, note: str, next_in: float | None, waiting: bool = False) -> None:
+        """A tick without work: nothing new (idle), or something it needs does not exist yet (waiting)."""
+        next_at = None if next_in is None else time.time() + next_in
+        self.update(name, state="waiting" if waiting else "idle", note=note, next_attempt_at=next_at)
 
     def failed(self, name: str, error: str, retry_in: float | None) -> None:
         """Record a failure: its message in one line, secrets scrubbed (a Spark analysis error dumps its
@@ -92,6 +100,7 @@ class StateWriter:
         self.update(
             name,
             state="failed" if retry_in is None else "retrying",
+            note=None,
             last_error=error,
             last_error_at=now,
             failures=failures,

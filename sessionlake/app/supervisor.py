@@ -26,9 +26,11 @@ from sessionlake.core.backoff import Backoff
 from sessionlake.core.errors import summary
 from sessionlake.core.settings import Settings
 from sessionlake.exporters.runner import ExportReport, export
+from sessionlake.ingest.config import bronze_tables
 from sessionlake.ingest.runner import run as ingest
 from sessionlake.ingest.writers.bronze import BatchResult
 from sessionlake.transform import BuildResult, Checks
+from sessionlake.transform.inputs import BronzeInputs
 from sessionlake.transform.schedule import run_every
 
 log = logging.getLogger(__name__)
@@ -84,22 +86,31 @@ class _BuildStage:
         if error is None and result is not None and result.success:
             merged = sum(result.rows_merged.values())
             self.state.succeeded(BUILD, f"{merged} rows merged into {len(result.rows_merged)} tables", seconds, next_in)
-        elif error is None and result is None:  # another process held the build lock
-            self.state.update(BUILD, state="idle", summary="skipped: the build lock is held", next_attempt_at=None)
+        elif error is None and result is None:
+            self.state.skipped(BUILD, "skipped: another process holds the build lock", next_in)
         else:
             failures = "; ".join(result.failures) if result is not None and result.failures else None
             self.state.failed(BUILD, error or failures or "failed", next_in)
 
+    def build_skipped(self, reason: str, next_in: float, waiting: bool) -> None:
+        self.state.skipped(BUILD, reason, next_in, waiting=waiting)
 
-def _export_tick(state: StateWriter, every: float) -> Callable[[ExportReport | None, str | None], None]:
-    def tick(report: ExportReport | None, error: str | None) -> None:
-        if report is not None:
-            did = f"upserted {report.upserted}, deleted {report.deleted}, cursor at {report.last_version}"
-            state.succeeded(EXPORT, did, next_in=every)
-        else:
-            state.failed(EXPORT, error or "failed", every)
 
-    return tick
+class _ExportStage:
+    """The export loop's observer: its state in the state file."""
+
+    def __init__(self, state: StateWriter, every: float) -> None:
+        self.state, self.every = state, every
+
+    def exported(self, report: ExportReport) -> None:
+        did = f"upserted {report.upserted}, deleted {report.deleted}, cursor at {report.last_version}"
+        self.state.succeeded(EXPORT, did, next_in=self.every)
+
+    def export_failed(self, error: str) -> None:
+        self.state.failed(EXPORT, error, self.every)
+
+    def export_waiting(self, reason: str) -> None:
+        self.state.skipped(EXPORT, reason, self.every, waiting=True)
 
 
 def _supervised(name: str, loop: Callable[[], object], state: StateWriter, stop: threading.Event) -> None:
@@ -132,7 +143,13 @@ def run_pipeline(settings: Settings, spark: SparkSession, options: PipelineOptio
             observer=_IngestStages(state),
         ),
         BUILD: lambda: run_every(
-            settings, spark, options.build_every, stop=stop, checks=options.checks, observer=_BuildStage(state)
+            settings,
+            spark,
+            options.build_every,
+            stop=stop,
+            checks=options.checks,
+            observer=_BuildStage(state),
+            inputs=BronzeInputs(settings, spark, bronze_tables(options.config_dir)),
         ),
         EXPORT: lambda: export(
             settings,
@@ -140,7 +157,7 @@ def run_pipeline(settings: Settings, spark: SparkSession, options: PipelineOptio
             once=False,
             every=options.export_every,
             stop=stop,
-            on_tick=_export_tick(state, options.export_every),
+            observer=_ExportStage(state, options.export_every),
         ),
     }
     threads = [

@@ -33,7 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from sessionlake.core.spark import get_session
+    from sessionlake.ingest.config import bronze_tables
     from sessionlake.transform import Checks, build, maintenance
+    from sessionlake.transform.inputs import BronzeInputs
     from sessionlake.transform.schedule import parse_interval, run_every
 
     if args.restore and args.to_version is None:
@@ -50,7 +52,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.docs:
         maintenance.generate_docs(settings)
     elif args.every:
-        run_every(settings, spark, parse_interval(args.every), select=args.select, checks=Checks(args.checks))
+        inputs = BronzeInputs(settings, spark, bronze_tables())
+        run_every(
+            settings, spark, parse_interval(args.every), select=args.select, checks=Checks(args.checks), inputs=inputs
+        )
     else:
         result = build(settings, spark, select=args.select, full_refresh=args.full_refresh, checks=Checks(args.checks))
         return 0 if result.success else 1

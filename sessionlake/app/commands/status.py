@@ -68,6 +68,8 @@ def _print_pipeline(state: PipelineState | None, now: float) -> None:
             f"  {stage.name:<24} {stage.state:<9} {_ago(stage.last_ok_at, now):>12} "
             f"{human_duration(stage.last_seconds):>8} {_until(stage.next_attempt_at, now):>10}  {stage.summary or '-'}"
         )
+        if stage.note:
+            print(f"  {'':<67}  {stage.note}")
         if stage.last_error:
             when = _ago(stage.last_error_at, now)
             print(f"  {'':<67}  last error {when} ({stage.failures}x): {stage.last_error}")
