@@ -192,7 +192,7 @@ def test_the_build_loop_waits_for_bronze_and_builds_only_when_a_bronze_table_has
         inputs=Inputs(),
     )
     assert ticks.events == [
-        ("skipped", "waiting for bronze client_logs (ingest creates it)", True),
+        ("skipped", "waiting for bronze tables ingest has not created yet: client_logs", True),
         ("built", True, None),
         ("skipped", "no new bronze data since the last build", False),
         ("built", True, None),

@@ -79,7 +79,7 @@ class _BuildStage:
 
     def build_started(self) -> None:
         self._started = time.monotonic()
-        self.state.update(BUILD, state="running", next_attempt_at=None)
+        self.state.update(BUILD, state="running", next_attempt_at=None, note=None)
 
     def build_finished(self, result: BuildResult | None, error: str | None, next_in: float) -> None:
         seconds = time.monotonic() - self._started

@@ -90,7 +90,7 @@ def run_every(
             log.exception("reading the build's inputs failed")
             error = summary(exc)
         if seen is not None and seen.missing:
-            reason = f"waiting for bronze {', '.join(seen.missing)} (ingest creates it)"
+            reason = f"waiting for bronze tables ingest has not created yet: {', '.join(seen.missing)}"
         elif seen is not None and seen.versions == built_from:
             reason = "no new bronze data since the last build"
         if reason is not None:
