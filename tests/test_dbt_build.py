@@ -420,6 +420,9 @@ def test_plain_dbt_over_the_thrift_server_builds_the_same_tables_and_serves_bi_c
     assert served == [tuple(row) for row in local]
     cursor.execute("select '${spark.sessionlake.pii.hashkey}', '${spark.sessionlake.pii.masterkey}'")
     assert cursor.fetchall() == [("", "")]
+    for function in ("sessionlake_pseudonymize('a-player')", "sessionlake_master_key()"):
+        with pytest.raises(Exception, match=r"spark\.sessionlake\.pii\.(hashkey is not set|masterkey is missing)"):
+            cursor.execute(f"select {function}")
     connection.close()
 
 

@@ -16,8 +16,11 @@ from sessionlake.transform import Checks
 from sessionlake.transform.schedule import parse_interval, run_every
 
 
-def test_pseudonymize_is_a_keyed_sha256():
-    assert pseudonymize("u1", "k") == hashlib.sha256(b"k:u1").hexdigest()
+def test_pseudonymize_is_hmac_sha256():
+    # RFC 4231, test case 2
+    expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert pseudonymize("what do ya want for nothing?", "Jefe") == expected
+    assert pseudonymize("u1", "k") != hashlib.sha256(b"k:u1").hexdigest()  # not the old concatenation
     assert pseudonymize("u1", "k") != pseudonymize("u1", "other")
     assert pseudonymize("u1", "k") != pseudonymize("u2", "k")
 

@@ -37,6 +37,8 @@ DENY_LISTS = ("forgotten_players", "forgotten_sessions")
 # The builds here are about PII (the models' raw-PII guard runs as their pre-hook); dbt's data tests run in
 # test_dbt_build and in this module's consistency check after an erasure.
 MODELS = ["resource_type:model"]
+# A player's data key, unwrapped with the session's master key (bound to the player's user key).
+DATA_KEY = "aes_decrypt(k.wrapped_key, sessionlake_master_key(), 'GCM', 'DEFAULT', concat('data_key:', k.user_key))"
 PURGED = ("gold.sessions", "silver.stg_session_manager__session_events", "bronze.session_events")
 
 
@@ -108,13 +110,14 @@ def test_no_raw_pii_in_silver_gold_or_the_index(lake, spark, pii_settings):
 
 def test_the_vault_holds_every_player_encrypted_with_their_own_key(lake, spark):
     secret = os.environ["SESSIONLAKE_PII_SECRET"]
-    data_key = "aes_decrypt(k.wrapped_key, unhex('${spark.sessionlake.pii.masterkey}'), 'GCM')"
     players = spark.sql(
         f"""
         select
             p.user_key,
-            cast(aes_decrypt(p.user_id_encrypted, {data_key}, 'GCM') as string) as user_id,
-            cast(aes_decrypt(p.email_encrypted, {data_key}, 'GCM') as string) as email,
+            cast(aes_decrypt(p.user_id_encrypted, {DATA_KEY}, 'GCM', 'DEFAULT', concat('user_id:', p.user_key))
+                as string) as user_id,
+            cast(aes_decrypt(p.email_encrypted, {DATA_KEY}, 'GCM', 'DEFAULT', concat('email:', p.user_key))
+                as string) as email,
             p.user_id_encrypted,
             k.wrapped_key
         from pii.pii_players as p join pii.pii_player_keys as k using (user_key)
@@ -127,6 +130,59 @@ def test_the_vault_holds_every_player_encrypted_with_their_own_key(lake, spark):
     assert {p["email"] for p in players} <= lake["pii"]["email"]
     assert len({bytes(p["wrapped_key"]) for p in players}) == len(players)  # one key per player
     assert all(p["user_id"].encode() not in bytes(p["user_id_encrypted"]) for p in players)
+
+
+def test_a_ciphertext_opens_only_in_its_own_row_and_a_rotation_rewraps_every_key(
+    lake, spark, pii_settings, monkeypatch
+):
+    """The vault's ciphertexts are bound to their player (and column) by GCM's associated data; a master-key
+    rotation re-wraps every data key, leaves no old wrapped key in the table's history, and is idempotent.
+    Rotated there and back, so the rest of the module runs on the session's own master key."""
+    from sessionlake.privacy.rotation import rotate_master_key
+
+    def vault() -> list:
+        return spark.sql(
+            "select k.user_key, k.wrapped_key, p.user_id_encrypted"
+            " from pii.pii_player_keys as k join pii.pii_players as p using (user_key) order by k.user_key"
+        ).collect()
+
+    def opens(wrapped_key: bytes, user_key: str, master: str = "sessionlake_master_key()") -> bool:
+        aad = f"concat('data_key:', '{user_key}')"
+        query = f"select try_aes_decrypt(unhex('{bytes(wrapped_key).hex()}'), {master}, 'GCM', 'DEFAULT', {aad})"
+        return spark.sql(query).first()[0] is not None
+
+    stored = vault()
+    first, second = stored[:2]
+    assert opens(first["wrapped_key"], first["user_key"])
+    assert not opens(first["wrapped_key"], second["user_key"])  # another player's row
+    value = (
+        f"select try_aes_decrypt(p.user_id_encrypted, {DATA_KEY}, 'GCM', 'DEFAULT', concat('{{column}}:', p.user_key))"
+        f" from pii.pii_players as p join pii.pii_player_keys as k using (user_key) where p.user_key = '{first[0]}'"
+    )
+    assert spark.sql(value.format(column="user_id")).first()[0] is not None
+    assert spark.sql(value.format(column="email")).first()[0] is None  # another column
+
+    old, new = os.environ["SESSIONLAKE_PII_MASTER_KEY"], "5e" * 32
+    keys = spark.table("pii.pii_player_keys").count()
+    before = spark.sql("describe history pii.pii_player_keys limit 1").first()["version"]
+    monkeypatch.setenv("SESSIONLAKE_PII_NEXT_MASTER_KEY", new)
+    assert rotate_master_key(pii_settings, spark).keys_rewrapped == keys
+    rotated = vault()
+    assert all(not opens(r["wrapped_key"], r["user_key"]) for r in rotated)  # the old master key no longer opens
+    assert all(opens(r["wrapped_key"], r["user_key"], f"unhex('{new}')") for r in rotated)
+    assert [r["user_id_encrypted"] for r in rotated] == [r["user_id_encrypted"] for r in stored]  # data keys kept
+    with pytest.raises(Exception, match="FILE_NOT_EXIST|FileNotFound|DELTA_"):
+        spark.sql(f"select * from pii.pii_player_keys version as of {before}").collect()  # purged
+    assert rotate_master_key(pii_settings, spark).keys_rewrapped == 0  # a second run: nothing left
+
+    monkeypatch.setenv("SESSIONLAKE_PII_MASTER_KEY", new)
+    monkeypatch.setenv("SESSIONLAKE_PII_NEXT_MASTER_KEY", old)
+    spark.conf.set("spark.sessionlake.pii.masterkey", new)
+    try:
+        assert rotate_master_key(pii_settings, spark).keys_rewrapped == keys
+    finally:
+        spark.conf.set("spark.sessionlake.pii.masterkey", old)
+    assert all(opens(r["wrapped_key"], r["user_key"]) for r in vault())
 
 
 def player_values(lake: dict, user_id: str) -> tuple[set[str], set[str]]:

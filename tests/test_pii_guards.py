@@ -78,14 +78,21 @@ def test_a_model_exposing_a_declared_pii_column_fails_before_writing(spark, sett
         assert "Guard-User-1" not in failures(result)
         assert not spark.catalog.tableExists("silver.leaky_players")
     # The same model through the protect_pii macro builds.
-    (project / "models" / "leak" / "leaky_players.sql").write_text(
+    # The same model through the protect_pii macro builds, as a table: as a view it would hash at query
+    # time, in the reader's session, which holds no key; protect_pii refuses that.
+    protected = (
         "select session_id, {{ protect_pii('user_id', 'billing', 'billing_logs') }}\n"
         "from {{ source('billing', 'billing_logs') }}\n"
     )
+    (project / "models" / "leak" / "leaky_players.sql").write_text(protected)
+    result = dbtRunner().invoke(["run", "--select", "leaky_players", *args])
+    assert not result.success
+    assert "protect_pii: leaky_players is a view" in failures(result)
+    (project / "models" / "leak" / "leaky_players.sql").write_text("{{ config(materialized='table') }}\n" + protected)
     result = dbtRunner().invoke(["run", "--select", "leaky_players", *args])
     assert result.success, failures(result)
     assert spark.table("silver.leaky_players").columns == ["session_id", "user_key"]
-    spark.sql("drop view silver.leaky_players")
+    spark.sql("drop table silver.leaky_players")
 
 
 INCREMENTAL_LEAK = """{{ config(materialized='incremental', unique_key='event_id', incremental_strategy='merge') }}
@@ -210,6 +217,55 @@ def test_every_path_that_hashes_refuses_to_run_without_a_valid_secret(spark, set
         assert spark.table("pii.forgotten_players").where(f"user_key = '{key}'").count() == 0
     if spark.catalog.tableExists("pii.erasure_audit"):
         assert spark.table("pii.erasure_audit").count() == audits
+
+
+# What a secret manager may produce: quotes, a backslash, a `${...}` reference, a semicolon, non-ASCII.
+AWKWARD_SECRET = 'k\'ey\\with"quotes"; ${spark.app.name} é-Ω-' + "9" * 8
+
+
+def test_any_secret_keys_the_same_hmac_in_sql_and_python_and_reaches_no_log_nor_error(spark, settings, tmp_path):
+    """The keyed hash is an HMAC computed by `sessionlake_pseudonymize`, which reads the key from the
+    session's conf: with a secret that would end or escape a SQL literal, SQL and Python agree, and neither
+    a model that fails at analysis (Spark prints its plan) nor dbt's logs and compiled SQL hold the secret."""
+    create_bronze_tables(spark, settings)
+    project, args = project_with_leak_folder(tmp_path)
+    players = ["Ünï'code; player\\1", "plain-player-2"]
+    rows = [{"event_id": f"hmac-{i}", "session_id": f"hmac-s{i}", "user_id": p} for i, p in enumerate(players)]
+    append_bronze(spark, "billing_logs", rows)
+    model = project / "models" / "leak" / "hashed_players.sql"
+    select = "{{ config(materialized='table') }} select session_id, {{ pseudonymize('user_id') }} as user_key"
+    source = "from {{ source('billing', 'billing_logs') }} where event_id like 'hmac-%'"
+    with conf_set_to(spark, HASH_CONF, AWKWARD_SECRET):
+        model.write_text(f"{select}, no_such_column {source}\n")
+        result = dbtRunner().invoke(["run", "--select", "hashed_players", *args])
+        assert not result.success and "no_such_column" in failures(result)
+        assert AWKWARD_SECRET not in failures(result)
+        model.write_text(f"{select} {source}\n")
+        result = dbtRunner().invoke(["run", "--select", "hashed_players", *args])
+        assert result.success, failures(result)
+        keys = {r["session_id"]: r["user_key"] for r in spark.table("silver.hashed_players").collect()}
+        query = spark.sql("select sessionlake_pseudonymize(user_id) as user_key from bronze.billing_logs")
+        plan = query._jdf.queryExecution().toString()  # noqa: SLF001 (every plan: parsed to physical)
+    spark.sql("drop table silver.hashed_players")
+    assert keys == {f"hmac-s{i}": pseudonymize(p, AWKWARD_SECRET) for i, p in enumerate(players)}
+    assert pseudonymize(players[0], AWKWARD_SECRET) != pseudonymize(players[0], AWKWARD_SECRET[:-1])
+    assert "sessionlake_pseudonymize(user_id" in plan and AWKWARD_SECRET not in plan
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="ignore")
+            assert AWKWARD_SECRET not in text and "k'ey\\with" not in text, path
+
+
+def test_a_session_without_the_keys_can_neither_hash_nor_read_the_master_key(spark):
+    """An analyst's session (`sessionlake sql`, a BI client on the Thrift Server) holds no PII key: the
+    functions that use them fail to analyse, naming the setting."""
+    with conf_set_to(spark, HASH_CONF, None), conf_set_to(spark, MASTER_KEY_CONF, None):
+        with pytest.raises(
+            Exception, match=rf"{HASH_CONF} is not set \(or shorter than 16 characters\) in this session"
+        ):
+            spark.sql("select sessionlake_pseudonymize('a-player')").collect()
+        with pytest.raises(Exception, match=f"{MASTER_KEY_CONF} is missing or malformed in this session"):
+            spark.sql("select sessionlake_master_key()").collect()
 
 
 def test_ad_hoc_sql_reaches_no_secret(settings, metastore) -> None:

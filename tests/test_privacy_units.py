@@ -50,3 +50,57 @@ def test_conflicts_are_retried_and_other_errors_are_not(spark) -> None:
         pass
     else:
         raise AssertionError("a non-conflict error must not be retried")
+
+
+def test_a_retried_operation_reports_every_delete_its_attempts_committed(monkeypatch, tmp_path) -> None:
+    """A conflict after some deletes committed: the retry finds nothing left in those tables, yet the
+    report (and so the audit) counts what the first attempt deleted. dbt is replaced by the events a
+    run-operation emits; the accounting over them is what is tested."""
+    import json
+    from types import SimpleNamespace
+
+    from sessionlake.core.settings import Settings
+    from sessionlake.privacy import operations
+
+    def event(name: str, msg: str | None = None, exc: str | None = None) -> SimpleNamespace:
+        return SimpleNamespace(info=SimpleNamespace(name=name), data=SimpleNamespace(msg=msg, exc=exc))
+
+    last_attempt = {"bronze.session_events": 0, "pii.pii_player_keys": 0, "gold.sessions": 2, "silver.x": 0}
+    final = {"rows_deleted": last_attempt, "history_purged": True}
+    attempts = [
+        [
+            event("JinjaLogInfo", msg='rows_deleted: {"table": "bronze.session_events", "rows": 5}'),
+            event("JinjaLogInfo", msg='rows_deleted: {"table": "pii.pii_player_keys", "rows": 1}'),
+            event("RunningOperationCaughtError", exc="[DELTA_CONCURRENT_APPEND] ConcurrentAppendException"),
+        ],
+        [
+            event("JinjaLogInfo", msg='rows_deleted: {"table": "bronze.session_events", "rows": 0}'),
+            event("JinjaLogInfo", msg='rows_deleted: {"table": "pii.pii_player_keys", "rows": 0}'),
+            event("JinjaLogInfo", msg='rows_deleted: {"table": "gold.sessions", "rows": 2}'),
+            event("JinjaLogInfo", msg=f"forget_player: {json.dumps(final)}"),
+        ],
+    ]
+
+    def invoke(settings, args, callbacks):
+        events = attempts.pop(0)
+        for e in events:
+            callbacks[0](e)
+        failed = events[-1].info.name == "RunningOperationCaughtError"
+        return SimpleNamespace(success=not failed, exception=None, result=None)
+
+    class Conf:
+        def get(self, key: str, default: str) -> str:
+            return default
+
+        def set(self, key: str, value: str) -> None:
+            pass
+
+    monkeypatch.setattr(operations, "invoke", invoke)
+    monkeypatch.setattr(operations.time, "sleep", lambda seconds: None)
+    report = operations.run_operation(Settings(home=tmp_path), SimpleNamespace(conf=Conf()), "forget_player", {}, 3)
+    assert report["rows_deleted"] == {
+        "bronze.session_events": 5,
+        "pii.pii_player_keys": 1,
+        "gold.sessions": 2,
+        "silver.x": 0,
+    }

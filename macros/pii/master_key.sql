@@ -1,14 +1,9 @@
 {#-
-    The master key as a binary SQL expression, read from the Spark conf spark.sessionlake.pii.masterkey
-    (SESSIONLAKE_PII_MASTER_KEY, hex of 16, 24 or 32 bytes). A missing or malformed key raises at the
-    first row instead of encrypting with nothing: never a silent plaintext or null. The key itself is
-    substituted by Spark at execution, so compiled SQL and dbt logs hold only the reference.
+    The master key as a binary SQL expression: `sessionlake_master_key()` (jvm/spark-functions) reads
+    spark.sessionlake.pii.masterkey (SESSIONLAKE_PII_MASTER_KEY, hex of 16, 24 or 32 bytes) when the
+    query is analysed; a missing or malformed key fails the query, never encrypting with nothing. The key
+    is never part of the SQL text, a plan or a message.
 -#}
 {% macro master_key() -%}
-    case
-        when length('${spark.sessionlake.pii.masterkey}') in (32, 48, 64)
-            and length(unhex('${spark.sessionlake.pii.masterkey}')) * 2 = length('${spark.sessionlake.pii.masterkey}')
-            then unhex('${spark.sessionlake.pii.masterkey}')
-        else raise_error('spark.sessionlake.pii.masterkey is missing or malformed: set SESSIONLAKE_PII_MASTER_KEY to the hex of 16, 24 or 32 bytes')
-    end
+    sessionlake_master_key()
 {%- endmacro %}

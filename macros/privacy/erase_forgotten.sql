@@ -19,6 +19,8 @@
                 ~ match.condition ~ ' when matched then delete') -%}
             {%- set deleted = result.columns['num_deleted_rows'].values()[0] if result.rows else 0 -%}
             {%- do rows_deleted.update({table.name: deleted | int}) -%}
+            {#- committed: counted by the caller even if a later statement fails and the operation is retried -#}
+            {{ log('rows_deleted: ' ~ tojson({'table': table.name, 'rows': deleted | int}), info=true) }}
         {%- endif -%}
     {%- endfor -%}
     {%- set purged = [] -%}

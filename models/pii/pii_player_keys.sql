@@ -62,7 +62,7 @@ new_players as (
 final as (
     select
         user_key,
-        {{ wrap_key(new_data_key('user_key')) }} as wrapped_key,
+        {{ wrap_key(new_data_key('user_key'), 'user_key') }} as wrapped_key,
         current_timestamp() as created_at
     from new_players
 )

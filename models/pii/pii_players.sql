@@ -93,7 +93,7 @@ newer as (
 keyed as (
     select
         newer.*,
-        {{ unwrap_key('player_keys.wrapped_key') }} as data_key
+        {{ unwrap_key('player_keys.wrapped_key', 'player_keys.user_key') }} as data_key
     from newer
     inner join {{ ref('pii_player_keys') }} as player_keys on newer.user_key = player_keys.user_key
 ),

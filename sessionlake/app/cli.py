@@ -27,6 +27,7 @@ COMMANDS = (
     "sql",
     "forget",
     "retention",
+    "rotate_master_key",
 )
 
 

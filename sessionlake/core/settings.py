@@ -144,6 +144,9 @@ _DECLARED = (
     Variable("SESSIONLAKE_EXPORT_MAX_VERSIONS", "100", "table versions per export batch (cursor step)", _G_EXPORT),
     Variable("SESSIONLAKE_PII_SECRET", None, "key of the keyed hash (16+ characters)", _G_PRIVACY, secret=True),
     Variable("SESSIONLAKE_PII_MASTER_KEY", None, "hex of 16/24/32 bytes; wraps the data keys", _G_PRIVACY, True),
+    Variable(
+        "SESSIONLAKE_PII_NEXT_MASTER_KEY", None, "the master key `rotate-master-key` re-wraps with", _G_PRIVACY, True
+    ),
     Variable("SESSIONLAKE_BRONZE_RETENTION_DAYS", "7", "days of raw bronze `retention` keeps", _G_PRIVACY),
     Variable("JAVA_HOME", None, "the JDK the local stack's JVMs run on (default: `java` on PATH)", _G_DEV),
     Variable("SESSIONLAKE_TEST_PORT_BASE", "20000", "first port of the test stacks (worker n: +1000 n)", _G_DEV),

@@ -55,10 +55,10 @@ def _s3a_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
-# Secrets reach SQL as Spark conf references (`${spark.sessionlake.pii.hashkey}`), so compiled dbt SQL
-# and logs never hold them. The conf names must not match spark.redaction.regex (secret|password|token|...):
-# since SPARK-42946 variable substitution yields "*********(redacted)" for those. They are
-# set on the running session, never passed on the JVM's command line (where `ps` would show them).
+# The PII keys are session conf read by sessionlake's SQL functions when a query is analysed
+# (`sessionlake_pseudonymize`, `sessionlake_master_key`: jvm/spark-functions), never substituted into SQL
+# text, so compiled dbt SQL, plans and logs never hold them. They are set on the running session, never
+# passed on the JVM's command line (where `ps` would show them).
 SECRET_CONFS = {
     "SESSIONLAKE_PII_SECRET": "spark.sessionlake.pii.hashkey",
     "SESSIONLAKE_PII_MASTER_KEY": "spark.sessionlake.pii.masterkey",  # wraps the per-player data keys

@@ -23,15 +23,16 @@ def hash_secret() -> str:
     return value
 
 
-def master_key() -> bytes:
-    """The master key (SESSIONLAKE_PII_MASTER_KEY): hex of 16, 24 or 32 bytes."""
-    text = secret("SESSIONLAKE_PII_MASTER_KEY")
+def master_key(variable: str = "SESSIONLAKE_PII_MASTER_KEY") -> bytes:
+    """A master key (default SESSIONLAKE_PII_MASTER_KEY; a rotation's next one: SESSIONLAKE_PII_NEXT_MASTER_KEY):
+    hex of 16, 24 or 32 bytes."""
+    text = secret(variable)
     try:
         key = bytes.fromhex(text)
     except ValueError:
         key = b""
     if len(key) not in MASTER_KEY_BYTES or len(text) != 2 * len(key):
-        raise PrivacyConfigError("SESSIONLAKE_PII_MASTER_KEY is missing or malformed: the hex of 16, 24 or 32 bytes")
+        raise PrivacyConfigError(f"{variable} is missing or malformed: the hex of 16, 24 or 32 bytes")
     return key
 
 

@@ -83,12 +83,12 @@ def forget(
         raise OperationError(f"forget {request_id}: forget_player logged no report")
     sessions = [r[0] for r in spark.table(FORGOTTEN_SESSIONS).select("session_id").collect()]
     documents = index.delete_player(user_key, sessions)
-    audit.record_documents(spark, request_id, documents)
+    audit.complete(spark, request_id, documents, table_side["rows_deleted"])
     report = ErasureReport(
         request_id=request_id,
         rows_deleted=table_side["rows_deleted"],
         documents_deleted=documents,
-        keys_destroyed=table_side["keys_destroyed"],
+        keys_destroyed=table_side["rows_deleted"].get(audit.KEYS_TABLE, 0),
         history_purged=table_side["history_purged"],
     )
     log.info("forget %s: done, %d row(s), %d document(s)", request_id, sum(report.rows_deleted.values()), documents)

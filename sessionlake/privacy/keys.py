@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 
 def pseudonymize(value: str, secret: str) -> str:
-    """Keyed SHA-256 of a PII value, hex: equal to `sha2(concat(secret, ':', value), 256)` in Spark SQL."""
-    return hashlib.sha256(f"{secret}:{value}".encode()).hexdigest()
+    """HMAC-SHA-256 of the value's UTF-8 bytes keyed with the secret's, hex: equal to Spark SQL's
+    `sessionlake_pseudonymize(value)` in a session whose spark.sessionlake.pii.hashkey is `secret`."""
+    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()

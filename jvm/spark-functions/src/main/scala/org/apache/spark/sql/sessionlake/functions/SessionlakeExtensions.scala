@@ -23,6 +23,16 @@ class SessionlakeExtensions extends (SparkSessionExtensions => Unit) {
         FunctionIdentifier(EvalApart.FunctionName),
         new ExpressionInfo(classOf[EvalApart].getName, EvalApart.FunctionName),
         EvalApart.build _))
+    extensions.injectFunction(
+      (
+        FunctionIdentifier(Pseudonymize.FunctionName),
+        new ExpressionInfo(classOf[Pseudonymize].getName, Pseudonymize.FunctionName),
+        Pseudonymize.build _))
+    extensions.injectFunction(
+      (
+        FunctionIdentifier(MasterKey.FunctionName),
+        new ExpressionInfo(classOf[MasterKey].getName, MasterKey.FunctionName),
+        MasterKey.build _))
     extensions.injectPostHocResolutionRule(_ => SeparateApart)
   }
 }
