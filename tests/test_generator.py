@@ -574,3 +574,19 @@ def test_deliver_fails_loudly_on_a_missing_bucket(kafka: str, moto: str, setting
     )
     with pytest.raises(DeliveryError, match="no-such-bucket"):
         deliver(Workload(messages=(), files=(lost,)), settings, MAIN)
+
+
+def test_the_demo_workload_lies_in_the_recent_past() -> None:
+    """The demo plans near now, so the freshness `status` shows after it measures that run."""
+    from sessionlake.app.commands.demo import recent_start
+
+    workload = plan(GeneratorConfig(seed=3, sessions=30, start=recent_start()))
+    now = datetime.now(timezone.utc)
+    times = [
+        parse_iso(r.event[field])
+        for r in workload.records_in([MAIN, LATE])
+        if r.event is not None
+        for field in ("event_time", "log_time")
+        if r.event.get(field)
+    ]
+    assert times and max(times) <= now and min(times) >= now - timedelta(hours=2)

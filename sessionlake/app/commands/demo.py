@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import datetime, timedelta, timezone
 
 from pyspark.sql import SparkSession
 
@@ -17,6 +18,7 @@ from sessionlake.core.errors import SessionlakeError
 from sessionlake.core.settings import Settings
 from sessionlake.core.spark import get_session
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, deliver, plan
+from sessionlake.generator.planner import MAX_DURATION_MS
 
 SAMPLE_COLUMNS = (
     "session_id",
@@ -32,11 +34,22 @@ SAMPLE_COLUMNS = (
 )
 
 
+def recent_start(window_minutes: int = GeneratorConfig.window_minutes) -> datetime:
+    """A time base near now for the demo's workload: its sessions started within the last hours and have
+    ended by now, so the freshness `status` reports measures this run, not the generator's fixed date."""
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    return now - timedelta(minutes=window_minutes) - timedelta(milliseconds=MAX_DURATION_MS)
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     print("== starting the local stack (Derby metastore, Kafka, moto S3/SQS/SNS, Elasticsearch)")
     stack.up(settings)
-    workload = plan(GeneratorConfig(seed=args.seed, sessions=args.sessions, late_ratio=0.2, malformed_ratio=0.02))
+    workload = plan(
+        GeneratorConfig(
+            seed=args.seed, sessions=args.sessions, late_ratio=0.2, malformed_ratio=0.02, start=recent_start()
+        )
+    )
     spark = get_session(settings, "sessionlake-demo")
     for phase in (MAIN, LATE):
         print(f"== phase {phase}: delivering the workload")
