@@ -70,3 +70,20 @@ def test_a_request_id_that_sql_could_substitute_or_break_is_refused_before_spark
 def test_ticket_references_are_accepted() -> None:
     for request_id in ("JIRA-1234", "gdpr/2026/12/07:7", "0b5f4c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e"):
         assert check_request_id(request_id) == request_id
+
+
+def test_the_report_names_the_raw_copies_outside_the_lake_and_when_they_expire() -> None:
+    from datetime import UTC, datetime
+
+    from sessionlake.app.commands.forget import raw_copies
+    from sessionlake.ingest.config import load_sources
+
+    now = datetime(2026, 12, 7, 10, 30, 15, 123456, tzinfo=UTC)
+    copies = raw_copies(load_sources(), 7, now)
+    assert {c["where"] for c in copies} == {
+        "kafka topic session-events",
+        "kafka topic stream-metrics",
+        "s3://billing-logs/",
+        "s3://client-logs/",
+    }
+    assert {c["expires_by"] for c in copies} == {"2026-12-14T10:30:15+00:00"}
