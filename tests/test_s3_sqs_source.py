@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 import pytest
@@ -363,3 +363,20 @@ def test_a_thousand_small_files(moto: str, spark, tmp_path: Path) -> None:
     assert len({r["_file_path"] for r in rows}) == 1000
     batches = [int(m["batchFiles"]) for m in run.source_metrics() if "batchFiles" in m]
     assert sum(batches) == 1000 and max(batches) <= 410  # AvailableNow drains in batches within the limit
+
+
+def test_a_key_no_s3a_path_addresses_is_left_for_the_dead_letter_queue_not_read_as_another(moto, spark, tmp_path):
+    """Hadoop's Path folds `//` and drops `./` and `../`: announced keys like these would read another
+    object (here: decoys at the folded keys, announced too) or none. They are not read; their messages stay
+    on the queue for its redrive policy, named in the driver's log and counted in `unreadableKeys`."""
+    feed = make_feed(moto)
+    folded = {"a//b.json": "a/b.json", "x/./c.json": "x/c.json", "x/../d.json": "d.json", "./e.json": "e.json"}
+    decoys = [feed.put(decoy, rows_of([f"decoy {decoy}"])) for decoy in folded.values()]
+    for key in folded:
+        feed.put(key, rows_of([f"exact {key}"]))
+    run = Run(spark, feed, tmp_path)
+    rows = run.once()
+    assert by_file(rows) == {uri: [f"decoy {uri.split('/', 3)[3]}"] for uri in decoys}  # each decoy once
+    assert max(int(m["unreadableKeys"]) for m in run.source_metrics()) == len(folded)
+    left = [json.loads(body)["Records"][0]["s3"]["object"]["key"] for body in feed.queue_bodies(2.5)]
+    assert sorted(unquote_plus(k) for k in left) == sorted(folded)

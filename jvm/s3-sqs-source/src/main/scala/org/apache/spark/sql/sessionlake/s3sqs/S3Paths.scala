@@ -2,6 +2,8 @@ package org.apache.spark.sql.sessionlake.s3sqs
 
 import java.net.URI
 
+import scala.util.control.NonFatal
+
 import org.apache.hadoop.fs.Path
 
 /** s3a paths of (bucket, key) built through java.net.URI, so keys with spaces, '%', ':', '+', '?', '#' or
@@ -17,4 +19,9 @@ object S3Paths {
 
   /** The key of an s3a path (decoded). */
   def keyOf(path: Path): String = path.toUri.getPath.stripPrefix("/")
+
+  /** Whether `path(bucket, key)` addresses exactly `key`. Hadoop's Path folds `//` and drops `./` and
+   * `../` segments, so an s3a read of such a key reads another object, or none. */
+  def addressable(bucket: String, key: String): Boolean =
+    try keyOf(path(bucket, key)) == key catch { case NonFatal(_) => false }
 }

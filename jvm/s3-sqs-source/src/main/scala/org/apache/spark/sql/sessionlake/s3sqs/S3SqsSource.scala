@@ -73,7 +73,7 @@ class S3SqsSource(
   // metrics (this run)
   private val counters = mutable.LinkedHashMap(
     "duplicateNotifications" -> 0L, "foreignMessages" -> 0L, "filteredFiles" -> 0L,
-    "listedFiles" -> 0L, "backfilledFiles" -> 0L, "missingFiles" -> 0L)
+    "listedFiles" -> 0L, "backfilledFiles" -> 0L, "missingFiles" -> 0L, "unreadableKeys" -> 0L)
   private val batchStats = mutable.LinkedHashMap[Long, Map[String, String]]()
 
   load()
@@ -169,8 +169,18 @@ class S3SqsSource(
       messages.foreach { message =>
         try {
           val parsed = Notifications.parse(message.body())
-          val wanted = parsed.created.filter(e => options.accepts(e.bucket, e.key))
-          counters("filteredFiles") += parsed.created.size - wanted.size
+          val accepted = parsed.created.filter(e => options.accepts(e.bucket, e.key))
+          counters("filteredFiles") += parsed.created.size - accepted.size
+          // A key no s3a path addresses exactly ('//', './', '../') would read another object, or none:
+          // its message stays on the queue for the redrive policy (the dead-letter queue), like a foreign one.
+          val (wanted, unreadable) = accepted.partition(e => S3Paths.addressable(e.bucket, e.key))
+          if (unreadable.nonEmpty) {
+            counters("unreadableKeys") += unreadable.size
+            val receives = Option(message.attributesAsStrings().get("ApproximateReceiveCount")).getOrElse("?")
+            logWarning(s"s3-sqs: leaving message ${message.messageId()} on ${options.queueUrl} for its redrive " +
+              s"policy (received $receives times): ${unreadable.map(e => s"s3://${e.bucket}/${e.key}").mkString(", ")}" +
+              " cannot be read exactly: Hadoop paths fold '//' and drop './' and '../' segments")
+          }
           var hasNew = false
           var loggedIn = -1L
           wanted.foreach { event =>
@@ -189,7 +199,8 @@ class S3SqsSource(
                 hasNew = true
             }
           }
-          if (hasNew) carrying += message.receiptHandle()
+          if (unreadable.nonEmpty) () // left for the redrive policy; its readable files are logged meanwhile
+          else if (hasNew) carrying += message.receiptHandle()
           else if (loggedIn > committedSegment) pendingFor(loggedIn) += message.receiptHandle()
           else acknowledge += message.receiptHandle()
         } catch {
