@@ -48,3 +48,16 @@ def test_ingest_error_records_keep_no_raw_value() -> None:
     assert not any(v in scrubbed for v in ("bob", "mail.example", "203.0.113.7", "2001:db8"))
     assert scrubbed.startswith("ValueError: bad address") and scrubbed.endswith("at 12:30:45")
     assert without_values("ValueError: negative fps: -1.0") == "ValueError: negative fps: -1.0"
+
+
+def test_request_logs_of_the_clients_reach_the_terminal_only_with_verbose() -> None:
+    import logging
+
+    from sessionlake.core.logs import configure
+
+    transport = logging.getLogger("elastic_transport.transport")
+    configure(verbose=False)
+    assert not transport.isEnabledFor(logging.INFO) and transport.isEnabledFor(logging.WARNING)
+    configure(verbose=True)
+    assert transport.isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger("py4j.clientserver").isEnabledFor(logging.INFO)  # never, not even with -v

@@ -14,6 +14,9 @@ from sessionlake.core.settings import secret_values
 REDACTED = "*****"
 # Libraries whose DEBUG output carries values they pass on: never below WARNING.
 QUIET_LOGGERS = ("py4j", "py4j.clientserver", "py4j.java_gateway")
+# Clients that log every request at INFO (the search engine's transport: a line per bulk or count): the
+# terminal shows them only with `-v`.
+CHATTY_LOGGERS = ("elastic_transport", "opensearch", "urllib3", "botocore")
 
 
 class SecretRedactor(logging.Filter):
@@ -46,6 +49,8 @@ def configure(verbose: bool) -> None:
     )
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
     redactor = SecretRedactor()
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
