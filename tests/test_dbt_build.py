@@ -319,6 +319,82 @@ def test_maintenance_optimizes_lists_history_restores_and_guards_vacuum(project,
     assert spark.sql("describe history gold.sessions limit 1").collect()[0]["operation"] == "RESTORE"
 
 
+# Versions of an event (docs/dbt.md): an original and its correction (same event id, new content, a later
+# producer timestamp), delivered in one build or across two, in order or reversed, plus re-deliveries.
+# Session vN: started (plain) and ended, whose end_reason the correction changes.
+ORIGINAL_AT = T0 + dt.timedelta(hours=1)
+CORRECTED_AT = ORIGINAL_AT + dt.timedelta(minutes=5)
+
+
+def ended(session_id: str, corrected: bool, kafka_timestamp: dt.datetime | None = None) -> dict:
+    record = session_event(f"{session_id}-end", "session_ended", 600, session_id, user_id="u-v",
+                           end_reason="crash" if corrected else "user_quit")  # fmt: skip
+    return {**record, "_kafka_timestamp": kafka_timestamp or (CORRECTED_AT if corrected else ORIGINAL_AT)}
+
+
+def started(session_id: str) -> dict:
+    return {**session_event(f"{session_id}-start", "session_started", 0, session_id, user_id="u-v"),
+            "_kafka_timestamp": ORIGINAL_AT}  # fmt: skip
+
+
+def events(*records: dict) -> dict:
+    return {table: list(records) if table == "session_events" else [] for table in TABLES}
+
+
+def silver_end(spark, session_id: str) -> dict:
+    rows = spark.sql(
+        f"select * from silver.stg_session_manager__session_events where event_id = '{session_id}-end'"
+    ).collect()
+    assert len(rows) == 1, rows
+    return rows[0].asDict()
+
+
+def test_a_correction_wins_whatever_its_timing_and_a_redelivery_changes_nothing(project, spark, settings):
+    """v1: both in one build; v2: across two builds; v3: reversed in one build; v4: reversed across two."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    ingest(spark, events(*(started(f"v{n}") for n in range(1, 5)), ended("v1", False), ended("v2", False),
+                         ended("v3", True), ended("v4", True)), now - dt.timedelta(seconds=3), 20)  # fmt: skip
+    ingest(spark, events(ended("v1", True), ended("v3", False)), now - dt.timedelta(seconds=2), 21)
+    first = build(settings, spark, select=MODELS_ONLY)
+    assert first.success, first.failures
+    assert first.rows_merged["silver.stg_session_manager__session_events"] == 8  # 4 starts, 4 ends
+
+    loaded = {f"v{n}": silver_end(spark, f"v{n}") for n in range(1, 5)}
+    before = gold(spark)
+    # v2's correction arrives; v4's original arrives late (it loses); v1's and v3's originals are
+    # delivered again (exact copies) and re-sent (a new producer timestamp): both were seen, nothing moves.
+    ingest(spark, events(ended("v2", True), ended("v4", False), ended("v1", False), ended("v3", False),
+                         ended("v1", False, CORRECTED_AT + dt.timedelta(minutes=1)),
+                         ended("v3", False, CORRECTED_AT + dt.timedelta(minutes=1))), now, 22)  # fmt: skip
+    second = build(settings, spark, select=MODELS_ONLY)
+    assert second.success, second.failures
+    assert second.rows_merged["silver.stg_session_manager__session_events"] == 1  # v2's correction only
+    assert second.rows_merged["gold.sessions"] == 1
+
+    after = gold(spark)
+    for n in range(1, 5):
+        session_id = f"v{n}"
+        row = silver_end(spark, session_id)
+        assert row["end_reason"] == "crash", session_id
+        assert row["_version_order"]["_kafka_timestamp"] == CORRECTED_AT, session_id
+        assert after[session_id]["end_reason"] == "crash", session_id
+
+    # identical silver and gold, whichever way the pair came
+    def shape(row: dict, session_id: str) -> dict:
+        return {k: v for k, v in row.items() if k not in BUILD_TIME_COLUMNS and v != session_id
+                and k not in ("event_id", "_version_id", "_version_order", "_versions_seen")}  # fmt: skip
+
+    assert len({repr(shape(silver_end(spark, f"v{n}"), f"v{n}")) for n in range(1, 5)}) == 1
+    assert len({repr(shape(after[f"v{n}"], f"v{n}")) for n in range(1, 5)}) == 1
+    # a version seen before (v1, v3: both versions; v2: the original) is remembered
+    assert all(len(silver_end(spark, f"v{n}")["_versions_seen"]) == 2 for n in (1, 2, 3))
+    # re-deliveries and a losing late original stamp nothing
+    for session_id in ("v1", "v3", "v4"):
+        assert silver_end(spark, session_id)["_loaded_at"] == loaded[session_id]["_loaded_at"], session_id
+        assert after[session_id]["updated_at"] == before[session_id]["updated_at"], session_id
+    assert after["v2"]["updated_at"] > before["v2"]["updated_at"]
+
+
 def test_models_and_macros_are_sqlfluff_clean(project, settings, monkeypatch: pytest.MonkeyPatch):
     """`sqlfluff lint` (dbt templater, sparksql dialect), in-process: the templater's `method: session`
     connection is this session's SparkSession. After the build, so that the incremental branches,

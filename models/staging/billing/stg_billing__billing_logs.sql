@@ -1,7 +1,6 @@
 {{
     config(
         unique_key='event_id',
-        merge_exclude_columns=['_loaded_at'],
     )
 }}
 
@@ -19,6 +18,7 @@ renamed as (
         billed_minutes,
         tier,
         _ingested_at,
+        {{ version_columns() }},
         current_timestamp() as _loaded_at
     from new_events
 )

@@ -1,7 +1,6 @@
 {{
     config(
         unique_key='event_id',
-        merge_exclude_columns=['_loaded_at'],
     )
 }}
 
@@ -23,6 +22,7 @@ renamed as (
         {{ protect_pii('ip_address', 'client', 'client_logs') }},
         crashed,
         _ingested_at,
+        {{ version_columns() }},
         current_timestamp() as _loaded_at
     from new_events
 )

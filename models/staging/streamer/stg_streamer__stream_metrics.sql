@@ -1,7 +1,6 @@
 {{
     config(
         unique_key='event_id',
-        merge_exclude_columns=['_loaded_at'],
     )
 }}
 
@@ -22,6 +21,7 @@ renamed as (
         packet_loss_pct,
         resolution,
         _ingested_at,
+        {{ version_columns() }},
         current_timestamp() as _loaded_at
     from new_events
 )
