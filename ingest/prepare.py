@@ -131,7 +131,9 @@ def prepare_source(spark: SparkSession, settings: Settings, source: SourceConfig
             ensure_table(spark, route.name, route.path, schema, pii=source.pii)
         except TableSchemaError as exc:
             raise SourceConfigError([f"{source.file}: schema: {exc}"]) from exc
-    return PreparedSource(source, rules, routes, storage.join(settings.checkpoints, source.name))
+    checkpoint = storage.join(settings.checkpoints, source.name)
+    reader_for(source.kind).register_views(spark, source.name, checkpoint)
+    return PreparedSource(source, rules, routes, checkpoint)
 
 
 def prepare(spark: SparkSession, settings: Settings, sources: list[SourceConfig]) -> list[PreparedSource]:

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,10 +31,14 @@ from urllib.parse import urlparse
 import pytest
 from pyspark.sql import functions as F
 
+from sessionlake.core import storage
 from sessionlake.core.settings import Ports, Settings, environment_overlay
 from sessionlake.generator import LATE, MAIN, GeneratorConfig, plan, truth
+from sessionlake.generator.workload import LogFile
 from sessionlake.ingest.readers.s3 import sqs_client
+from sessionlake.ingest.readers.s3_sqs.ledger import ledger as file_ledger
 from sessionlake.privacy.keys import pseudonymize
+from sessionlake.stack.aws import aws_client
 from tests.conftest import PORT_BASE
 
 pytestmark = pytest.mark.stack
@@ -264,6 +269,48 @@ def _always_on(deployment: Deployment, spark, workload) -> None:
     assert not pipeline_state["running"] and {s["state"] for s in pipeline_state["stages"].values()} == {"stopped"}
 
 
+def _overwrite_with_one_more_line(deployment: Deployment, workload) -> tuple[LogFile, dict]:
+    """Overwrite a valid, uncompressed client-logs file of the main phase with its lines plus a new event
+    (a copy of the session's earliest line under a new id: one more log line, nothing else changes)."""
+    candidates = [
+        f for f in workload.files_in(MAIN)
+        if f.bucket == "client-logs" and not f.gzip and f.records and all(r.event for r in f.records)
+        and len({r.event["log_time"] for r in f.records}) > 1
+    ]  # fmt: skip
+    chosen = candidates[0]
+    earliest = min((r.event for r in chosen.records), key=lambda e: e["log_time"])
+    extra = {**earliest, "event_id": f"{earliest['event_id']}-reuploaded", "level": "INFO", "crashed": False}
+    body = chosen.body() + (json.dumps(extra) + "\n").encode()
+    with environment_overlay(deployment.env):
+        aws_client(deployment.settings, "s3").put_object(Bucket=chosen.bucket, Key=chosen.key, Body=body)
+    return chosen, extra
+
+
+def _assert_the_file_ledgers_answer_for_every_file(
+    deployment: Deployment, spark, workload, overwritten: LogFile, unchanged: LogFile
+) -> None:
+    """Every log file of the run is in its source's ledger, read in a committed batch; the overwritten key
+    twice (two versions), the unchanged re-upload as a skipped duplicate; `status --files` finds them."""
+    settings = deployment.settings
+    for source, bucket in (("client_logs", "client-logs"), ("billing_logs", "billing-logs")):
+        entries = [r.asDict() for r in file_ledger(spark, storage.join(settings.checkpoints, source)).collect()]
+        read = [e for e in entries if e["skipped_reason"] is None]
+        assert all(e["committed"] for e in read), [e for e in read if not e["committed"]]
+        expected = {f.key for phase in (MAIN, LATE) for f in workload.files_in(phase) if f.bucket == bucket}
+        assert {e["key"] for e in read} == expected
+        versions = Counter(e["key"] for e in read)
+        if bucket == overwritten.bucket:
+            assert versions[overwritten.key] == 2 and versions.total() == len(expected) + 1
+        else:
+            assert versions.total() == len(expected)
+    skipped = file_ledger(spark, storage.join(settings.checkpoints, "billing_logs")).where(
+        f"skipped_reason = 'duplicate' and key = '{unchanged.key}'"
+    )
+    assert skipped.count() == 1
+    shown = deployment.cli("status", "--files", "client_logs", "--key", overwritten.key)
+    assert overwritten.key in shown and "read, committed" in shown
+
+
 def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     settings, secret = deployment.settings, deployment.env["SESSIONLAKE_PII_SECRET"]
     workload = plan(CONFIG)
@@ -273,14 +320,26 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     assert _mismatches(after_main, truth(workload, [MAIN]), secret) == []
 
     deployment.cli("generate", *GENERATE_ARGS, "--phase", LATE)
+    # A log file overwritten with its lines plus one (read again as a new object version: only the new
+    # line's event is new), and another uploaded again unchanged (same ETag: read nothing).
+    overwritten, extra_event = _overwrite_with_one_more_line(deployment, workload)
+    unchanged = next(f for f in workload.files_in(MAIN) if f.bucket == "billing-logs")
+    with environment_overlay(deployment.env):
+        aws_client(settings, "s3").put_object(Bucket=unchanged.bucket, Key=unchanged.key, Body=unchanged.body())
     second_run = deployment.cli("run")
     gold = _gold(spark, settings)
-    assert _mismatches(gold, truth(workload, [MAIN, LATE]), secret) == []
+    expected = truth(workload, [MAIN, LATE])
+    for row in expected:
+        if row["session_id"] == extra_event["session_id"]:
+            row["log_lines"] += 1
+    assert _mismatches(gold, expected, secret) == []
 
-    # Late logs changed only the sessions they belong to (updated_at included).
+    # Late logs (and the extra line) changed only the sessions they belong to (updated_at included).
     late_sessions = {record.session_id for f in workload.files_in(LATE) for record in f.records}
     changed = {s for s, row in gold.items() if after_main.get(s) != row}
-    assert changed and changed <= late_sessions
+    assert extra_event["session_id"] in changed
+    assert changed and changed <= late_sessions | {extra_event["session_id"]}
+    _assert_the_file_ledgers_answer_for_every_file(deployment, spark, workload, overwritten, unchanged)
     # The build's report counts what its Delta commits on the Thrift Server wrote.
     assert _rows_merged(second_run, "gold.sessions") == len(changed)
     # The terminal shows the pass; the driver JVM's own logging (Spark, Hive, Delta) went to its log file.

@@ -22,6 +22,7 @@ from pyspark.sql.streaming import StreamingQueryException
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from sessionlake.ingest.readers import s3_sqs
+from sessionlake.ingest.readers.s3_sqs.ledger import ledger, register_view
 
 SCHEMA = StructType([StructField("id", StringType()), StructField("n", IntegerType())])
 AWKWARD_KEYS = [
@@ -212,6 +213,21 @@ def test_every_message_shape_once_foreign_left_for_the_dead_letter_queue(moto: s
         ["this is not a notification", json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]})]
     )
 
+    # The file ledger answers for every file: read (in a committed batch) or skipped, with the reason.
+    entries = [r.asDict() for r in ledger(spark, str(tmp_path / "checkpoint")).collect()]
+    read = [e for e in entries if e["skipped_reason"] is None]
+    assert {f"s3a://{e['bucket']}/{e['key']}" for e in read} == set(files)
+    assert all(e["committed"] and e["batch_id"] is not None and e["segment"] is not None for e in read)
+    assert all(e["origin"] == "sqs" and e["discovered_at"] and e["event_time"] for e in read)
+    assert sorted(e["etag"] for e in read if e["key"] == "twice.json") == ["v1", "v2"]
+    skipped = [(e["skipped_reason"], e["key"]) for e in entries if e["skipped_reason"]]
+    assert ("duplicate", "sns/one.json") in skipped
+    assert len([reason for reason, key in skipped if reason == "foreign message" and key is None]) >= 2
+    assert set(skipped) <= {("duplicate", "sns/one.json"), ("foreign message", None)}
+    # ... and as a view in the metastore, for SQL clients (reading the same logs by path).
+    register_view(spark, "s3_sqs_test", str(tmp_path / "checkpoint"))
+    assert spark.table("ops.files_s3_sqs_test").count() == len(entries)
+
 
 def test_text_format_default_schema_path_filters_and_compression(moto: str, spark, tmp_path: Path) -> None:
     feed = make_feed(moto)
@@ -225,6 +241,8 @@ def test_text_format_default_schema_path_filters_and_compression(moto: str, spar
         ('{"line": 2}', gz),
         ('{"line": 3}', bz),
     ]
+    filtered = ledger(spark, str(tmp_path / "checkpoint")).where("skipped_reason = 'filtered'").collect()
+    assert sorted(r["key"] for r in filtered) == ["logs/skip.csv", "other/b.json"]
 
 
 def test_reader_options_pass_through_to_spark_readers(moto: str, spark, tmp_path: Path) -> None:
@@ -283,6 +301,9 @@ def test_missing_object_fails_naming_it_unless_ignore_missing_files(moto: str, s
         spark.conf.unset("spark.sql.files.ignoreMissingFiles")
     assert [(r["id"], r["_file_path"]) for r in rows] == [("kept", kept)]
     assert run.source_metrics()[0]["batchMissingFiles"] == "1"
+    missing = ledger(spark, str(tmp_path / "checkpoint")).where("skipped_reason = 'missing'").collect()
+    assert {r["key"] for r in missing} == {"gone file.json"}
+    assert "deleted before the batch" in missing[0]["detail"]
 
 
 def test_redelivery_after_the_visibility_timeout_does_not_duplicate(moto: str, spark, tmp_path: Path) -> None:

@@ -38,6 +38,15 @@ class Reader(ABC):
     def progress(self, sources: list[dict[str, Any]]) -> dict[str, int | float | None]:
         """PROGRESS_COLUMNS from a batch's progress (`StreamingQueryProgress.sources`, as JSON)."""
 
+    def file_ledger(self, spark: SparkSession, checkpoint: str) -> DataFrame | None:
+        """What a source of this kind read and skipped, file by file, from its checkpoint `checkpoint`;
+        None for a kind that reads no files."""
+        return None
+
+    def register_views(self, spark: SparkSession, source: str, checkpoint: str) -> None:
+        """Register the kind's views of a source in the metastore when ingest prepares it (none by default)."""
+        return None
+
     def restart_safely(self, error: str) -> bool:
         """True when the query failed with `error` after its batch had committed, so starting it again
         is safe (a known engine bug); the runner restarts it a few times."""

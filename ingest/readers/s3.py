@@ -12,6 +12,7 @@ from sessionlake.core.settings import Settings
 from sessionlake.ingest.config import SourceConfig
 from sessionlake.ingest.readers import s3_sqs
 from sessionlake.ingest.readers.base import Reader, empty_progress
+from sessionlake.ingest.readers.s3_sqs import ledger
 
 # The source coordinates every S3 bronze table keeps (docs/contracts.md): the source's lineage columns.
 METADATA = s3_sqs.FILE_COLUMNS
@@ -78,6 +79,7 @@ def s3_sqs_metrics(metrics: dict[str, str] | None) -> dict[str, int | float | No
 
 class S3SqsReader(Reader):
     kind = "s3-sqs"
+
     metadata = METADATA
 
     def read(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> DataFrame:
@@ -85,3 +87,9 @@ class S3SqsReader(Reader):
 
     def progress(self, sources: list[dict[str, Any]]) -> dict[str, int | float | None]:
         return empty_progress() | s3_sqs_metrics(sources[0].get("metrics") if sources else None)
+
+    def file_ledger(self, spark: SparkSession, checkpoint: str) -> DataFrame:
+        return ledger.ledger(spark, checkpoint)
+
+    def register_views(self, spark: SparkSession, source: str, checkpoint: str) -> None:
+        ledger.register_view(spark, source, checkpoint)

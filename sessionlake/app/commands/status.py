@@ -1,6 +1,7 @@
 """`sessionlake status`: the stack and the live pipeline's stages (`sessionlake up`), in a second, without
 Spark; `--tables` adds what only the lake knows (every source's lag, backlog, freshness and last error
-from the ingest metrics, gold and the export cursor); `--json` for machines."""
+from the ingest metrics, gold and the export cursor); `--files SOURCE` looks files up in a file source's
+ledger (read, in which batch, or skipped and why); `--json` for machines."""
 
 from __future__ import annotations
 
@@ -133,6 +134,49 @@ def _print_gold_and_export(settings: Settings, spark: Any) -> None:
     print(f"  export -> {config.index:<8} cursor at version {exported}, {behind} versions behind")
 
 
+def _print_files(settings: Settings, spark: Any, source_name: str, key: str | None, limit: int) -> int:
+    from sessionlake.core import storage
+    from sessionlake.ingest.config import load_sources
+    from sessionlake.ingest.readers import reader_for
+
+    source = next(s for s in load_sources(names=[source_name]) if s.name == source_name)
+    ledger = reader_for(source.kind).file_ledger(spark, storage.join(settings.checkpoints, source.name))
+    if ledger is None:
+        print(f"{source.name} is a {source.kind} source: it reads no files, so it has no file ledger")
+        return ExitCode.CONFIGURATION
+    if key:
+        ledger = ledger.where(ledger.key.contains(key))
+    counts = {
+        (r["skipped_reason"], r["committed"]): r["n"]
+        for r in ledger.groupBy("skipped_reason", "committed").count().withColumnRenamed("count", "n").collect()
+    }
+    read = sum(n for (reason, _), n in counts.items() if reason is None)
+    pending = counts.get((None, False), 0)
+    skipped = ", ".join(f"{n} {reason}" for (reason, _), n in sorted(counts.items(), key=str) if reason)
+    matching = f" matching {key!r}" if key else ""
+    print(f"file ledger of {source.name}{matching}: {read} logged to read ({pending} not committed yet)"
+          f"; skipped: {skipped or 'none'}")  # fmt: skip
+    rows = ledger.orderBy(ledger.discovered_at.desc()).limit(limit).collect()
+    if rows:
+        print(f"  {'discovered':<19} {'size':>9}  {'etag':<12} {'batch':>6}  {'state':<24} key")
+    for r in rows:
+        if r["skipped_reason"]:
+            state = f"skipped: {r['skipped_reason']}"
+        elif r["committed"]:
+            state = "read, committed"
+        else:
+            state = "logged, not committed"
+        name = f"s3://{r['bucket']}/{r['key']}" if r["key"] else "-"
+        batch = "-" if r["batch_id"] is None else str(r["batch_id"])
+        print(f"  {r['discovered_at']:%F %T} {r['size'] or 0:>9}  {(r['etag'] or '-')[:12]:<12} {batch:>6}  "
+              f"{state:<24} {name}")  # fmt: skip
+        if r["detail"]:
+            print(f"  {'':<19} {r['detail']}")
+    if read + sum(n for (reason, _), n in counts.items() if reason) > limit:
+        print(f"  (the {limit} most recent; --limit N for more, --key TEXT to narrow)")
+    return 0
+
+
 def _as_json(statuses: list[stack.ComponentStatus], state: PipelineState | None) -> str:
     pipeline = None
     if state is not None:
@@ -147,6 +191,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(_as_json(statuses, state))
         return 0
+    if args.files:
+        from sessionlake.core.spark import get_session
+
+        return _print_files(settings, get_session(settings, "sessionlake-status", pii_keys=False), args.files,
+                            args.key, args.limit)  # fmt: skip
     _print_stack(statuses)
     _print_pipeline(state, time.time())
     if not args.tables:
@@ -168,4 +217,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--tables", action="store_true", help="also read the lake (starts Spark): sources, gold")
     output.add_argument("--json", action="store_true", help="the stack and the pipeline as JSON")
+    output.add_argument(
+        "--files", metavar="SOURCE", help="a file source's ledger (starts Spark): what was read, when, or why not"
+    )
+    parser.add_argument("--key", metavar="TEXT", help="with --files: only the objects whose key contains TEXT")
+    parser.add_argument("--limit", type=int, default=20, help="with --files: how many files to list (default 20)")
     parser.set_defaults(func=_run)

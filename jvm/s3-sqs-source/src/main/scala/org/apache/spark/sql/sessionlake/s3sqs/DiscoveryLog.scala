@@ -32,40 +32,78 @@ object LoggedFile {
     LoggedFile(e.bucket, e.key, e.size, e.etag, e.versionId, e.sequencer, e.eventTimeMs, discoveredAtMs, origin)
 }
 
+/** One announced or listed object the source did not read, and why (the file ledger's skipped rows). */
+case class SkippedFile(
+    bucket: String,
+    key: String, // "" for a foreign message, which names no object
+    size: Long,
+    etag: String,
+    versionId: Option[String],
+    eventTimeMs: Long,
+    skippedAtMs: Long,
+    reason: String, // one of SkippedFile.Reasons
+    detail: String)
+
+object SkippedFile {
+  val Filtered = "filtered"
+  val Duplicate = "duplicate"
+  val Foreign = "foreign message"
+  val Unreadable = "unreadable key"
+  val Missing = "missing"
+  val Reasons: Seq[String] = Seq(Filtered, Duplicate, Foreign, Unreadable, Missing)
+
+  def of(e: ObjectEvent, at: Long, reason: String, detail: String): SkippedFile =
+    SkippedFile(e.bucket, e.key, e.size, e.etag, e.versionId, e.eventTimeMs, at, reason, detail)
+}
+
 /**
- * The durable discovery log: batch id N (a "segment") holds the files discovered by one discovery
- * step, and the source's offsets are segment ids. It is Spark's HDFSMetadataLog (the log behind
- * FileStreamSource and the checkpoint's offsets), so a segment is written atomically through Spark's
- * CheckpointFileManager and it works on any Hadoop file system the checkpoint lives on, S3 included.
- * File format: a version line, then one JSON object per file.
+ * A log of batches of JSON records, on Spark's HDFSMetadataLog (the log behind FileStreamSource and the
+ * checkpoint's offsets): a batch is written atomically through Spark's CheckpointFileManager, on any
+ * Hadoop file system the checkpoint lives on, S3 included. File format: a version line, then one JSON
+ * object per record, so the files are readable as text by Spark SQL (the file ledger, docs/ingest.md).
  */
-class DiscoveryLog(session: SparkSession, path: String)
-  extends HDFSMetadataLog[Array[LoggedFile]](session, path) {
+class JsonLinesLog[E <: AnyRef](session: SparkSession, path: String, version: Int)(implicit manifest: Manifest[E])
+  extends HDFSMetadataLog[Array[E]](session, path) {
 
   private implicit val formats: Formats = DefaultFormats
 
-  override def serialize(files: Array[LoggedFile], out: OutputStream): Unit = {
-    out.write(s"v${DiscoveryLog.Version}".getBytes(UTF_8))
-    files.foreach { f =>
+  override def serialize(records: Array[E], out: OutputStream): Unit = {
+    out.write(s"v$version".getBytes(UTF_8))
+    records.foreach { r =>
       out.write('\n')
-      out.write(Serialization.write(f).getBytes(UTF_8))
+      out.write(Serialization.write(r).getBytes(UTF_8))
     }
   }
 
-  override def deserialize(in: InputStream): Array[LoggedFile] = {
+  override def deserialize(in: InputStream): Array[E] = {
     val lines = new BufferedReader(new InputStreamReader(in, UTF_8))
     validateVersion(Option(lines.readLine()).getOrElse(
-      throw new IllegalStateException(s"an empty discovery log segment in $path")), DiscoveryLog.Version)
-    val files = ArrayBuffer[LoggedFile]()
+      throw new IllegalStateException(s"an empty log file in $path")), version)
+    val records = ArrayBuffer[E]()
     var line = lines.readLine()
     while (line != null) {
-      if (line.nonEmpty) files += Serialization.read[LoggedFile](line)
+      if (line.nonEmpty) records += Serialization.read[E](line)
       line = lines.readLine()
     }
-    files.toArray
+    records.toArray
   }
 }
 
-object DiscoveryLog {
-  val Version = 1
+/** The durable discovery log: batch id N (a "segment") holds the files discovered by one discovery
+ * step, and the source's offsets are segment ids. */
+class DiscoveryLog(session: SparkSession, path: String) extends JsonLinesLog[LoggedFile](session, path, 1)
+
+/** What the source did not read, beside the discovery log (`<metadataPath>-skipped`): batch ids are the
+ * skip time in milliseconds, so retention purges by time without reading the files. */
+class SkipLog(session: SparkSession, path: String) extends JsonLinesLog[SkippedFile](session, path, 1) {
+  private var lastId = getLatestBatchId().getOrElse(-1L)
+
+  def record(skipped: Seq[SkippedFile]): Unit = if (skipped.nonEmpty) {
+    var id = math.max(System.currentTimeMillis(), lastId + 1)
+    while (!add(id, skipped.toArray)) id += 1 // another writer took the id: the next one
+    lastId = id
+  }
+
+  /** Forget what was skipped before `horizonMs`. */
+  def expire(horizonMs: Long): Unit = purge(horizonMs)
 }

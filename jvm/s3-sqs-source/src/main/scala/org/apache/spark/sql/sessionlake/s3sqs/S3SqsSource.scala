@@ -48,6 +48,7 @@ class S3SqsSource(
   import S3SqsSource._
 
   private val discoveryLog = new DiscoveryLog(session, metadataPath)
+  private val skipLog = new SkipLog(session, metadataPath + SkipLogSuffix)
   private lazy val queue = new SqsQueue(options)
   private val hadoopConf = session.sessionState.newHadoopConf()
 
@@ -160,6 +161,7 @@ class S3SqsSource(
     var newBytes = 0L
     val acknowledge = ArrayBuffer[String]()
     val carrying = ArrayBuffer[String]()
+    val skipped = ArrayBuffer[SkippedFile]()
     var empty = false
     while (!empty && newFiles.size < maxFiles && newBytes < maxBytes) {
       // no more messages than files still wanted: a trigger exceeds maxFilesPerTrigger by at most the
@@ -169,13 +171,17 @@ class S3SqsSource(
       messages.foreach { message =>
         try {
           val parsed = Notifications.parse(message.body())
-          val accepted = parsed.created.filter(e => options.accepts(e.bucket, e.key))
-          counters("filteredFiles") += parsed.created.size - accepted.size
+          val (accepted, filtered) = parsed.created.partition(e => options.accepts(e.bucket, e.key))
+          counters("filteredFiles") += filtered.size
+          filtered.foreach(e => skipped += SkippedFile.of(e, now, SkippedFile.Filtered,
+            s"outside ${options.bucket.getOrElse("*")}/${options.prefix}* or the path filters"))
           // A key no s3a path addresses exactly ('//', './', '../') would read another object, or none:
           // its message stays on the queue for the redrive policy (the dead-letter queue), like a foreign one.
           val (wanted, unreadable) = accepted.partition(e => S3Paths.addressable(e.bucket, e.key))
           if (unreadable.nonEmpty) {
             counters("unreadableKeys") += unreadable.size
+            unreadable.foreach(e => skipped += SkippedFile.of(e, now, SkippedFile.Unreadable,
+              s"message ${message.messageId()} left for the dead-letter queue: Hadoop paths fold '//', './' and '../'"))
             val receives = Option(message.attributesAsStrings().get("ApproximateReceiveCount")).getOrElse("?")
             logWarning(s"s3-sqs: leaving message ${message.messageId()} on ${options.queueUrl} for its redrive " +
               s"policy (received $receives times): ${unreadable.map(e => s"s3://${e.bucket}/${e.key}").mkString(", ")}" +
@@ -188,9 +194,11 @@ class S3SqsSource(
             identities.get(id) match {
               case Some(segment) =>
                 counters("duplicateNotifications") += 1
+                skipped += SkippedFile.of(event, now, SkippedFile.Duplicate, s"this version was logged in segment $segment")
                 loggedIn = math.max(loggedIn, segment)
               case None if newIdentities.contains(id) =>
                 counters("duplicateNotifications") += 1
+                skipped += SkippedFile.of(event, now, SkippedFile.Duplicate, "this version was announced twice in one poll")
                 hasNew = true
               case None =>
                 newIdentities += id
@@ -207,6 +215,8 @@ class S3SqsSource(
           case foreign: ForeignMessage =>
             counters("foreignMessages") += 1
             val receives = Option(message.attributesAsStrings().get("ApproximateReceiveCount")).getOrElse("?")
+            skipped += SkippedFile("", "", 0L, "", None, now, now, SkippedFile.Foreign,
+              s"message ${message.messageId()} (received $receives times): ${foreign.getMessage}")
             logWarning(s"s3-sqs: leaving message ${message.messageId()} on ${options.queueUrl} for its " +
               s"redrive policy (received $receives times): ${foreign.getMessage}")
         }
@@ -219,10 +229,16 @@ class S3SqsSource(
       CrashPoints.reach("after_discovery")
     }
     queue.delete(acknowledge.toSeq)
+    recordSkipped(skipped.toSeq)
     if (empty) {
       idleUntil = System.currentTimeMillis() + options.sqsFetchIntervalMs
       if (availableNow) drained = true
     }
+  }
+
+  /** The skipped files go to the file ledger; failing to write them never fails the stream. */
+  private def recordSkipped(skipped: Seq[SkippedFile]): Unit = try skipLog.record(skipped) catch {
+    case NonFatal(e) => logWarning(s"s3-sqs: could not record ${skipped.size} skipped file(s) in the file ledger", e)
   }
 
   private def pendingFor(segment: Long): ArrayBuffer[String] = pending.getOrElseUpdate(segment, ArrayBuffer())
@@ -325,6 +341,11 @@ class S3SqsSource(
           "; set spark.sql.files.ignoreMissingFiles=true to skip such files")
       }
       missing.foreach(uri => logWarning(s"s3-sqs: skipping $uri, deleted before it was read"))
+      val now = System.currentTimeMillis()
+      recordSkipped(files.zip(statuses).collect { case (f, None) =>
+        SkippedFile(f.bucket, f.key, f.size, f.etag, f.versionId, f.eventTimeMs, now, SkippedFile.Missing,
+          s"deleted before the batch of segments ${startSegment + 1}..$endSegment read it")
+      })
     }
     val latencies = files.map(f => math.max(0L, plannedAt - f.eventTimeMs)).sorted
     batchStats(endSegment) = Map(
@@ -432,6 +453,7 @@ class S3SqsSource(
     val threshold = math.min(
       segmentTimes.headOption.map(_._1).getOrElse(latestSegment + 1), previouslyCommitted + 1)
     if (threshold > 0) discoveryLog.purge(threshold)
+    skipLog.expire(System.currentTimeMillis() - options.dedupeRetentionMs)
   }
 
   override def metrics(latestConsumedOffset: Optional[OffsetV2]): java.util.Map[String, String] = {
@@ -479,6 +501,9 @@ object S3SqsSource {
 
   private val FileColumnNames = FileColumns.fieldNames.map(_.toLowerCase(Locale.ROOT)).toSet
   private val StatThreads = 32
+  /** The skip log lives beside the discovery log (`<checkpoint>/sources/<n>-skipped`), not in it: Spark
+   * reads a directory with a subdirectory as partitions. */
+  val SkipLogSuffix = "-skipped"
   private val PurgeEveryCommits = 100
 
   /** The user's columns without any `_file_*` column they declared. */
