@@ -284,6 +284,48 @@ def test_unknown_or_invalid_options_fail_at_start(moto: str, spark, tmp_path: Pa
         Run(spark, feed, tmp_path, initialListing="true").once()
     with pytest.raises(PySparkException, match="fileFormat=json needs a schema"):
         Run(spark, feed, tmp_path).once(schema=None)
+    with pytest.raises(PySparkException, match="option cleanSource='rm': expected off, delete, archive"):
+        Run(spark, feed, tmp_path, cleanSource="rm").once()
+    with pytest.raises(PySparkException, match="cleanSource=archive needs option sourceArchiveDir"):
+        Run(spark, feed, tmp_path, cleanSource="archive", bucket=feed.bucket).once()
+    with pytest.raises(PySparkException, match="sourceArchiveDir='s3a://.*/archive' must lie outside"):
+        Run(spark, feed, tmp_path, cleanSource="archive", bucket=feed.bucket,
+            sourceArchiveDir=f"s3a://{feed.bucket}/archive").once()  # fmt: skip
+
+
+def test_clean_source_deletes_then_archives_the_files_no_restart_can_read_again(moto: str, spark, tmp_path: Path):
+    """A file goes once the batch after the one that read it has committed (a restart may plan the last
+    committed batch again); a key overwritten since it was read is left for its new version."""
+    feed = make_feed(moto)
+
+    def keys(bucket: str, prefix: str) -> dict[str, str]:
+        """The objects under prefix, each by the id of its (one) row."""
+        listed = feed.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        bodies = {o["Key"]: feed.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+        return {key: json.loads(body)["id"] for key, body in bodies.items()}
+
+    for i in range(3):
+        feed.put(f"c/{i}.json", rows_of([f"c{i}"]))
+    deleting = Run(spark, feed, tmp_path, bucket=feed.bucket, cleanSource="delete", maxFilesPerTrigger="1")
+    assert sorted(r["id"] for r in deleting.once()) == ["c0", "c1", "c2"]  # three batches
+    assert set(keys(feed.bucket, "c/")) == {"c/2.json"}
+    assert max(int(m.get("cleanedFiles", 0)) for m in deleting.source_metrics()) >= 1
+
+    feed.put("c/2.json", rows_of(["c2-new"]))  # overwritten: its first version's clean-up must keep it
+    feed.put("c/3.json", rows_of(["c3"]))
+    next_run = Run(spark, feed, tmp_path, bucket=feed.bucket, cleanSource="delete")
+    assert sorted(r["id"] for r in next_run.once()) == ["c2-new", "c3"]  # one batch
+    assert keys(feed.bucket, "c/") == {"c/2.json": "c2-new", "c/3.json": "c3"}
+
+    feed.put("c/4.json", rows_of(["c4"]))
+    archive = f"s3a://{feed.quiet_bucket}/archive"
+    archiving = Run(spark, feed, tmp_path, bucket=feed.bucket, cleanSource="archive", sourceArchiveDir=archive)
+    assert [r["id"] for r in archiving.once()] == ["c4"]
+    assert set(keys(feed.bucket, "c/")) == {"c/4.json"}
+    assert keys(feed.quiet_bucket, "archive/") == {
+        f"archive/{feed.bucket}/c/2.json": "c2-new",
+        f"archive/{feed.bucket}/c/3.json": "c3",
+    }
 
 
 def test_missing_object_fails_naming_it_unless_ignore_missing_files(moto: str, spark, tmp_path: Path) -> None:

@@ -38,6 +38,8 @@ case class S3SqsOptions(
     backfillIntervalMs: Option[Long],
     backfillLookbackMs: Long,
     dedupeRetentionMs: Long,
+    cleanSource: String,
+    sourceArchiveDir: Option[String],
     readerOptions: Map[String, String]) {
 
   private lazy val glob = pathGlobFilter.map(g => new GlobPattern(g))
@@ -56,7 +58,11 @@ object S3SqsOptions {
   val SourceOptions: Seq[String] = Seq(
     "queueUrl", "fileFormat", "region", "endpoint", "maxFilesPerTrigger", "maxBytesPerTrigger",
     "sqsFetchInterval", "waitTimeSeconds", "visibilityTimeout", "bucket", "prefix", "pathGlobFilter",
-    "pathRegexFilter", "initialListing", "backfillInterval", "backfillLookback", "dedupeRetention")
+    "pathRegexFilter", "initialListing", "backfillInterval", "backfillLookback", "dedupeRetention", "cleanSource",
+    "sourceArchiveDir")
+
+  /** What becomes of a file once the batch after the one that read it has committed. */
+  val CleanSourceModes: Seq[String] = Seq("off", "delete", "archive")
 
   private val sourceOptionsLower = SourceOptions.map(_.toLowerCase(Locale.ROOT)).toSet
 
@@ -119,6 +125,21 @@ object S3SqsOptions {
         s"option backfillLookback must not exceed dedupeRetention (${retention / 1000}s): files older than " +
           "the retention could be logged twice")
     }
+    val cleanSource = get("cleanSource").map(_.trim.toLowerCase(Locale.ROOT)).getOrElse("off")
+    if (!CleanSourceModes.contains(cleanSource)) {
+      throw new S3SqsOptionError(s"option cleanSource='${get("cleanSource").get}': expected " +
+        CleanSourceModes.mkString(", "))
+    }
+    val archiveDir = get("sourceArchiveDir").map(_.trim.stripSuffix("/")).filter(_.nonEmpty)
+    if (cleanSource == "archive") {
+      val dir = archiveDir.getOrElse(
+        throw new S3SqsOptionError("option cleanSource=archive needs option sourceArchiveDir (where to move files)"))
+      val source = s"s3a://${get("bucket").getOrElse("")}/${get("prefix").getOrElse("")}"
+      if (get("bucket").isEmpty || (dir + "/").startsWith(source) || source.startsWith(dir + "/")) {
+        throw new S3SqsOptionError(s"option sourceArchiveDir='$dir' must lie outside the source's " +
+          "bucket and prefix (and needs option bucket): archived files would be announced or listed again")
+      }
+    }
     S3SqsOptions(
       queueUrl = required("queueUrl"),
       fileFormat = fileFormat,
@@ -139,6 +160,8 @@ object S3SqsOptions {
       backfillIntervalMs = backfill,
       backfillLookbackMs = lookback,
       dedupeRetentionMs = retention,
+      cleanSource = cleanSource,
+      sourceArchiveDir = archiveDir,
       readerOptions = raw.filter { case (k, _) => !sourceOptionsLower(k.toLowerCase(Locale.ROOT)) })
   }
 

@@ -51,6 +51,7 @@ class S3SqsSource(
   private val skipLog = new SkipLog(session, metadataPath + SkipLogSuffix)
   private lazy val queue = new SqsQueue(options)
   private val hadoopConf = session.sessionState.newHadoopConf()
+  private val cleaner = new SourceCleaner(options, hadoopConf, metadataPath)
 
   // object identity -> segment that logged it, for the files discovered within dedupeRetention
   private val identities = mutable.HashMap[String, Long]()
@@ -81,7 +82,10 @@ class S3SqsSource(
 
   private def load(): Unit = {
     val now = System.currentTimeMillis()
-    committedSegment = committedFromCheckpoint().getOrElse(-1L)
+    checkpointCommits().foreach { case (last, previous) =>
+      committedSegment = last
+      previouslyCommitted = previous
+    }
     discoveryLog.get(None, None).foreach { case (segment, files) =>
       latestSegment = math.max(latestSegment, segment)
       val discoveredAt = if (files.isEmpty) now else files.map(_.discoveredAtMs).max
@@ -388,6 +392,7 @@ class S3SqsSource(
       committedSegment = segment
     }
     deleteCommitted()
+    cleanCommitted()
     commitsSincePurge += 1
     if (commitsSincePurge >= PurgeEveryCommits) {
       commitsSincePurge = 0
@@ -408,25 +413,36 @@ class S3SqsSource(
   }
 
   /** Spark calls commit(N) only when it plans batch N+1; the checkpoint's commit log knows sooner. */
-  private def syncCommitted(): Unit = if (pending.nonEmpty || recent.nonEmpty) {
-    committedFromCheckpoint().filter(_ > committedSegment).foreach { segment =>
-      committedSegment = segment
+  private def syncCommitted(): Unit = if (pending.nonEmpty || recent.nonEmpty || cleaner.enabled) {
+    checkpointCommits().filter(_._1 > committedSegment).foreach { case (last, previous) =>
+      committedSegment = last
+      previouslyCommitted = math.max(previouslyCommitted, previous)
       deleteCommitted()
     }
+    cleanCommitted()
   }
 
-  /** The end offset of this source in the last batch the checkpoint's commit log holds. metadataPath is
-   * `<checkpoint>/sources/<index of this source in the query>`, as Spark gives it. */
-  private def committedFromCheckpoint(): Option[Long] = try {
+  /** cleanSource: the files no restart can ask for again, those of the batches before the last committed. */
+  private def cleanCommitted(): Unit = if (cleaner.enabled) {
+    cleaner.cleanThrough(previouslyCommitted, s => recent.get(s).orElse(discoveryLog.get(s)))
+  }
+
+  /** The end offsets of this source in the last batch the checkpoint's commit log holds and in the batch
+   * before it (-1 if none). metadataPath is `<checkpoint>/sources/<index of this source in the query>`, as
+   * Spark gives it. */
+  private def checkpointCommits(): Option[(Long, Long)] = try {
     val source = new Path(metadataPath)
     val index = source.getName.toIntOption
     val root = source.getParent.getParent
     val fs = root.getFileSystem(hadoopConf)
     if (index.isEmpty || source.getParent.getName != "sources" || !fs.exists(new Path(root, "commits"))) None
     else {
+      val offsets = new OffsetSeqLog(session, new Path(root, "offsets").toString)
+      def end(batch: Long): Option[Long] =
+        offsets.get(batch).flatMap(_.offsets.lift(index.get).flatten).map(o => segmentOf(o))
       new CommitLog(session, new Path(root, "commits").toString).getLatestBatchId().flatMap { batch =>
-        new OffsetSeqLog(session, new Path(root, "offsets").toString).get(batch)
-      }.flatMap(_.offsets.lift(index.get).flatten).map(o => segmentOf(o))
+        end(batch).map(last => (last, if (batch > 0) end(batch - 1).getOrElse(-1L) else -1L))
+      }
     }
   } catch {
     case NonFatal(e) =>
@@ -470,6 +486,11 @@ class S3SqsSource(
       out("committedSegment") = committedSegment.toString
       out("retainedIdentities") = identities.size.toString
       out("sqsRequests") = queue.requests.toString
+      if (cleaner.enabled) {
+        out("cleanedFiles") = cleaner.cleaned.get.toString
+        out("cleanKeptFiles") = cleaner.kept.get.toString
+        out("cleanFailedFiles") = cleaner.failed.get.toString
+      }
     }
     out.filter(_._2.nonEmpty).asJava
   }
