@@ -328,6 +328,26 @@ def test_clean_source_deletes_then_archives_the_files_no_restart_can_read_again(
     }
 
 
+def test_the_file_ledger_forgets_what_is_older_than_the_dedupe_retention(moto: str, spark, tmp_path: Path) -> None:
+    feed = make_feed(moto)
+    feed.put("r/0.json", rows_of(["r0"]))
+    feed.send({"Records": [s3_record(feed.quiet_bucket, "elsewhere.json")]})  # another bucket: filtered
+    run = Run(spark, feed, tmp_path, bucket=feed.bucket, dedupeRetention="3s")
+    run.once()
+
+    def entries() -> list[tuple]:
+        rows = ledger(spark, str(tmp_path / "checkpoint")).collect()
+        return sorted((r["key"], r["skipped_reason"] or "read") for r in rows)
+
+    assert entries() == [("elsewhere.json", "filtered"), ("r/0.json", "read")]
+    time.sleep(4)
+    feed.put("r/1.json", rows_of(["r1"]))
+    run.once()  # the skip log expires at start; segment 0 is still the last committed batch's
+    assert entries() == [("r/0.json", "read"), ("r/1.json", "read")]
+    run.once()  # now segment 0 belongs to a batch no restart plans again, and has expired
+    assert entries() == [("r/1.json", "read")]
+
+
 def test_missing_object_fails_naming_it_unless_ignore_missing_files(moto: str, spark, tmp_path: Path) -> None:
     feed = make_feed(moto)
     kept = feed.put("kept.json", rows_of(["kept"]))

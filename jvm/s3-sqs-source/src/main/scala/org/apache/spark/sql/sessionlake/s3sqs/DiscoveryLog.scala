@@ -8,6 +8,8 @@ import scala.collection.mutable.ArrayBuffer
 import org.json4s.{DefaultFormats, Formats}
 import org.json4s.jackson.Serialization
 
+import org.apache.hadoop.fs.Path
+
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.execution.streaming.checkpointing.HDFSMetadataLog
 
@@ -104,6 +106,14 @@ class SkipLog(session: SparkSession, path: String) extends JsonLinesLog[SkippedF
     lastId = id
   }
 
-  /** Forget what was skipped before `horizonMs`. */
-  def expire(horizonMs: Long): Unit = purge(horizonMs)
+  /** Forget what was skipped before `horizonMs`: HDFSMetadataLog.purge walks every id from the first,
+   * which is no way to walk milliseconds, so the expired files are listed and deleted here. */
+  def expire(horizonMs: Long): Unit = {
+    val dir = new Path(path)
+    val fs = dir.getFileSystem(session.sessionState.newHadoopConf())
+    if (fs.exists(dir)) {
+      fs.listStatus(dir).map(_.getPath).filter(p => p.getName.toLongOption.exists(_ < horizonMs))
+        .foreach(p => fs.delete(p, false))
+    }
+  }
 }

@@ -100,6 +100,13 @@ class S3SqsSource(
     nextBackfillAt = options.backfillIntervalMs.map(_ + listedAt.getOrElse(now))
     logInfo(s"s3-sqs: ${options.queueUrl}: discovery log at segment $latestSegment, " +
       s"committed $committedSegment, ${identities.size} object versions retained for deduplication")
+    // what expired while the query was down goes now, not after the next PurgeEveryCommits commits
+    try {
+      cleanCommitted()
+      purge()
+    } catch {
+      case NonFatal(e) => logWarning(s"s3-sqs: cleaning up $metadataPath at start", e)
+    }
   }
 
   override def schema: StructType = S3SqsSource.withFileColumns(dataSchema)
