@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -30,7 +31,9 @@ CONTRACT_FIELDS: dict[str, str] = {
         ("session_id", "user_key", "game_id", "region", "client_platform", "end_reason", "status"), "keyword"
     ),
     **dict.fromkeys(("device_model", "tier"), "keyword"),
-    **dict.fromkeys(("started_at", "ended_at", "first_event_at", "last_event_at", "updated_at"), "date"),
+    **dict.fromkeys(
+        ("started_at", "ended_at", "first_event_at", "last_event_at", "last_ingested_at", "updated_at"), "date"
+    ),
     **dict.fromkeys(
         ("duration_seconds", "avg_fps", "min_fps", "avg_bitrate_kbps", "max_packet_loss_pct", "p95_rtt_ms"),
         "double",
@@ -38,6 +41,8 @@ CONTRACT_FIELDS: dict[str, str] = {
     **dict.fromkeys(("metric_samples", "log_lines", "error_lines", "billed_minutes"), "long"),
     "crashed": "boolean",
 }
+# Fields the exporter adds to every document: when it sent it (freshness: gold updated_at -> index).
+EXPORT_FIELDS: dict[str, str] = {"exported_at": "date"}
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 _TERMS_CHUNK = 10_000  # session ids per terms query
 
@@ -67,7 +72,7 @@ def field_type(data_type: T.DataType) -> str | None:
 
 def mapping_properties(schema: T.StructType) -> dict[str, dict[str, str]]:
     """Explicit field mappings: the contract's types first, then the table's own for extra columns."""
-    properties = {name: {"type": kind} for name, kind in CONTRACT_FIELDS.items()}
+    properties = {name: {"type": kind} for name, kind in (CONTRACT_FIELDS | EXPORT_FIELDS).items()}
     for f in schema.fields:
         kind = field_type(f.dataType)
         if f.name not in properties and kind:
@@ -95,7 +100,8 @@ def classify(op_type: str, status: int) -> Outcome:
     return Outcome.FATAL
 
 
-def to_action(change: Change, index: str) -> dict[str, Any]:
+def to_action(change: Change, index: str, exported_at: str | None = None) -> dict[str, Any]:
+    """The bulk action of a change; a document gets `exported_at` (ISO-8601 UTC) when given."""
     action: dict[str, Any] = {
         "_op_type": "delete" if change.is_delete else "index",
         "_index": index,
@@ -104,7 +110,7 @@ def to_action(change: Change, index: str) -> dict[str, Any]:
         "version_type": "external",
     }
     if not change.is_delete:
-        action["_source"] = change.document
+        action["_source"] = change.document if exported_at is None else {**change.document, "exported_at": exported_at}
     return action
 
 
@@ -197,9 +203,10 @@ class SearchIndex:
         backoff = self.config.initial_backoff
         for attempt in range(self.config.item_retries + 1):
             retry: dict[str, Change] = {}
+            exported_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
             for _ok, item in self._helpers.streaming_bulk(
                 self.client,
-                (to_action(c, self.name) for c in pending.values()),
+                (to_action(c, self.name, exported_at) for c in pending.values()),
                 chunk_size=self.config.bulk_chunk_size,
                 raise_on_error=False,
                 raise_on_exception=True,

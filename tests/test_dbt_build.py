@@ -220,7 +220,7 @@ def test_gold_schema_is_the_contract(project, spark):
         "min_fps": "double", "avg_bitrate_kbps": "double", "max_packet_loss_pct": "double",
         "p95_rtt_ms": "double", "log_lines": "bigint", "error_lines": "bigint", "crashed": "boolean",
         "device_model": "string", "billed_minutes": "bigint", "tier": "string", "first_event_at": "timestamp",
-        "last_event_at": "timestamp", "updated_at": "timestamp",
+        "last_event_at": "timestamp", "last_ingested_at": "timestamp", "updated_at": "timestamp",
     }  # fmt: skip
     assert schema == contract
     properties = {r["key"]: r["value"] for r in spark.sql("show tblproperties gold.sessions").collect()}

@@ -340,6 +340,10 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     assert extra_event["session_id"] in changed
     assert changed and changed <= late_sessions | {extra_event["session_id"]}
     _assert_the_file_ledgers_answer_for_every_file(deployment, spark, workload, overwritten, unchanged)
+    # Freshness: every gold row says when its newest data reached bronze; status reads it end to end.
+    assert all(row["last_ingested_at"] and row["last_ingested_at"] <= row["updated_at"] for row in gold.values())
+    shown = deployment.cli("status", "--tables")
+    assert re.search(r"freshness of the \d+ sessions changed .* bronze -> gold p50 \S+", shown), shown
     # The build's report counts what its Delta commits on the Thrift Server wrote.
     assert _rows_merged(second_run, "gold.sessions") == len(changed)
     # The terminal shows the pass; the driver JVM's own logging (Spark, Hive, Delta) went to its log file.
@@ -361,6 +365,7 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
         assert doc["metric_samples"] == row["metric_samples"]
         assert doc["log_lines"] == row["log_lines"]
         assert not {"user_id", "email", "ip_address"} & set(doc)
+        assert doc["exported_at"] >= doc["updated_at"]  # ISO-8601 UTC strings compare as times
 
     # The right to erasure over the Thrift Server with the lake on S3: the player is gone from bronze,
     # gold and the index (table versions vacuumed); every other session is untouched.

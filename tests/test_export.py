@@ -114,8 +114,11 @@ def _indexed(config: ExportConfig) -> dict[str, dict[str, Any]]:
 
 
 def _assert_index_equals_table(spark: SparkSession, config: ExportConfig) -> dict[str, dict[str, Any]]:
+    """The index holds the table's rows, each with when it was exported."""
     indexed = _indexed(config)
-    assert {k: {c: v for c, v in d.items() if c != "_version"} for k, d in indexed.items()} == _expected(
+    assert all(d["exported_at"].endswith("Z") for d in indexed.values())
+    added = ("_version", "exported_at")
+    assert {k: {c: v for c, v in d.items() if c not in added} for k, d in indexed.items()} == _expected(
         spark, config.table
     )
     return indexed

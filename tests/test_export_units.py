@@ -42,15 +42,17 @@ def test_classify(op: str, status: int, outcome: Outcome) -> None:
 
 
 def test_actions_carry_the_commit_version_as_external_version() -> None:
-    upsert = to_action(Change("s1", "update_postimage", 7, {"session_id": "s1", "status": "ended"}), "sessions")
+    change = Change("s1", "update_postimage", 7, {"session_id": "s1", "status": "ended"})
+    upsert = to_action(change, "sessions", exported_at="2026-12-07T10:00:00.000000Z")
     assert upsert == {
         "_op_type": "index",
         "_index": "sessions",
         "_id": "s1",
         "version": 7,
         "version_type": "external",
-        "_source": {"session_id": "s1", "status": "ended"},
+        "_source": {"session_id": "s1", "status": "ended", "exported_at": "2026-12-07T10:00:00.000000Z"},
     }
+    assert change.document == {"session_id": "s1", "status": "ended"}  # the change itself is not altered
     delete = to_action(Change("s2", "delete", 9, None), "sessions")
     assert delete == {"_op_type": "delete", "_index": "sessions", "_id": "s2", "version": 9, "version_type": "external"}
 
@@ -72,6 +74,7 @@ def test_mapping_uses_contract_types_then_the_tables_own() -> None:
     assert props["started_at"] == {"type": "date"}
     assert props["metric_samples"] == {"type": "long"}
     assert props["crashed"] == {"type": "boolean"}
+    assert props["exported_at"] == {"type": "date"}  # added by the exporter to every document
     assert props["new_counter"] == {"type": "long"}
     assert props["new_time"] == {"type": "date"}
     assert props["new_ratio"] == {"type": "double"}

@@ -12,7 +12,8 @@ aggregated as (
         coalesce(bool_or(crashed), false) as crashed,
         max_by(device_model, struct(log_time, event_id)) as device_model,
         min(log_time) as first_event_at,
-        max(log_time) as last_event_at
+        max(log_time) as last_event_at,
+        max(_ingested_at) as last_ingested_at
     from client_logs
     group by session_id
 )

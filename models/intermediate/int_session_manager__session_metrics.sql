@@ -17,7 +17,8 @@ aggregated as (
         min_by(end_reason, struct(event_time, event_id)) filter (where event_type = 'session_ended')
             as end_reason,
         min(event_time) as first_event_at,
-        max(event_time) as last_event_at
+        max(event_time) as last_event_at,
+        max(_ingested_at) as last_ingested_at
     from session_events
     group by session_id
 ),
@@ -34,6 +35,7 @@ final as (
         end_reason,
         first_event_at,
         last_event_at,
+        last_ingested_at,
         if(ended_at is null, 'active', 'ended') as status,
         (unix_micros(ended_at) - unix_micros(started_at)) / 1e6d as duration_seconds
     from aggregated

@@ -14,7 +14,8 @@ aggregated as (
         max(packet_loss_pct) as max_packet_loss_pct,
         percentile(rtt_ms, 0.95) as p95_rtt_ms,
         min(event_time) as first_event_at,
-        max(event_time) as last_event_at
+        max(event_time) as last_event_at,
+        max(_ingested_at) as last_ingested_at
     from stream_metrics
     group by session_id
 )

@@ -124,6 +124,7 @@ def _print_gold_and_export(settings: Settings, spark: Any) -> None:
     last = DeltaTable.forName(spark, config.table).history(1).collect()[0]
     updated = spark.sql(f"select count(*) as n, max(updated_at) as at from {config.table}").collect()[0]
     print(f"  {config.table:<16} {updated['n']} rows, version {last['version']}, last change {updated['at']}")
+    _print_freshness(spark, config.table)
     try:
         cursor = CursorStore(config.cursor_dir, config.table, config.index, spark).load()
     except CursorError as exc:
@@ -175,6 +176,37 @@ def _print_files(settings: Settings, spark: Any, source_name: str, key: str | No
     if read + sum(n for (reason, _), n in counts.items() if reason) > limit:
         print(f"  (the {limit} most recent; --limit N for more, --key TEXT to narrow)")
     return 0
+
+
+FRESHNESS_WINDOW_MINUTES = 60
+
+
+def _print_freshness(spark: Any, table: str) -> None:
+    """End-to-end freshness of the sessions gold changed in the last hour: event time -> gold and bronze
+    -> gold (p50 / p95 of updated_at minus last_event_at, minus last_ingested_at)."""
+    if "last_ingested_at" not in spark.table(table).columns:
+        print("  freshness: gold has no last_ingested_at yet (its next build adds it)")
+        return
+
+    def lag(since: str) -> str:
+        seconds = f"(unix_micros(updated_at) - unix_micros({since})) / 1e6d"
+        return f"percentile_approx({seconds}, array(0.5, 0.95)) as {since}"
+
+    row = spark.sql(
+        f"select count(*) as n, {lag('last_event_at')}, {lag('last_ingested_at')} from {table} "
+        f"where updated_at > current_timestamp() - interval {FRESHNESS_WINDOW_MINUTES} minutes"
+    ).first()
+    if not row["n"]:
+        print(f"  freshness: no session changed in the last {FRESHNESS_WINDOW_MINUTES} minutes")
+        return
+
+    def pair(values: list[float] | None) -> str:
+        return "-" if not values else f"p50 {human_duration(values[0])}, p95 {human_duration(values[1])}"
+
+    print(
+        f"  freshness of the {row['n']} sessions changed in the last {FRESHNESS_WINDOW_MINUTES} minutes: "
+        f"event -> gold {pair(row['last_event_at'])}; bronze -> gold {pair(row['last_ingested_at'])}"
+    )
 
 
 def _as_json(statuses: list[stack.ComponentStatus], state: PipelineState | None) -> str:
