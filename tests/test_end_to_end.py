@@ -156,7 +156,7 @@ def _delta(spark, settings: Settings, uri: str):
 
 def _gold(spark, settings: Settings) -> dict[str, dict]:
     frame = _delta(spark, settings, f"{settings.warehouse}/gold.db/sessions")
-    for column in (*TIME_COLUMNS, "updated_at"):
+    for column in (*TIME_COLUMNS, "last_ingested_at", "updated_at"):
         frame = frame.withColumn(column, F.unix_millis(column))
     return {row["session_id"]: row.asDict() for row in frame.collect()}
 
@@ -340,10 +340,8 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     assert extra_event["session_id"] in changed
     assert changed and changed <= late_sessions | {extra_event["session_id"]}
     _assert_the_file_ledgers_answer_for_every_file(deployment, spark, workload, overwritten, unchanged)
-    # Freshness: every gold row says when its newest data reached bronze; status reads it end to end.
+    # Freshness: every gold row says when its newest data reached bronze (epoch millis here).
     assert all(row["last_ingested_at"] and row["last_ingested_at"] <= row["updated_at"] for row in gold.values())
-    shown = deployment.cli("status", "--tables")
-    assert re.search(r"freshness of the \d+ sessions changed .* bronze -> gold p50 \S+", shown), shown
     # The build's report counts what its Delta commits on the Thrift Server wrote.
     assert _rows_merged(second_run, "gold.sessions") == len(changed)
     # The terminal shows the pass; the driver JVM's own logging (Spark, Hive, Delta) went to its log file.
