@@ -34,10 +34,6 @@ SKIPPED = (
     "bucket string, key string, size bigint, etag string, versionId string, "
     "eventTimeMs bigint, skippedAtMs bigint, reason string, detail string"
 )
-COLUMNS = (
-    "bucket", "key", "etag", "version_id", "size", "event_time", "discovered_at", "origin", "segment",
-    "batch_id", "committed", "skipped_reason", "detail",
-)  # fmt: skip
 
 
 def view_name(source: str) -> str:
@@ -61,8 +57,8 @@ def _batch_files(relation: str) -> str:
 
 
 def ledger_sql(logs: Mapping[str, str]) -> str:
-    """One row per logged or skipped file (COLUMNS), over `logs`: for each role of log_dirs, a relation
-    of (value, file_name): one row per line of the log's files."""
+    """One row per logged or skipped file (columns: docs/s3-sqs-source.md, "The file ledger"), over
+    `logs`: for each role of log_dirs, a relation of (value, file_name), one row per line of its files."""
     return f"""
 with
 logged as (

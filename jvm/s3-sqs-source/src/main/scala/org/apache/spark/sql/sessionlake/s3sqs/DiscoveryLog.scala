@@ -43,7 +43,7 @@ case class SkippedFile(
     versionId: Option[String],
     eventTimeMs: Long,
     skippedAtMs: Long,
-    reason: String, // one of SkippedFile.Reasons
+    reason: String, // one of the reasons below
     detail: String)
 
 object SkippedFile {
@@ -52,7 +52,6 @@ object SkippedFile {
   val Foreign = "foreign message"
   val Unreadable = "unreadable key"
   val Missing = "missing"
-  val Reasons: Seq[String] = Seq(Filtered, Duplicate, Foreign, Unreadable, Missing)
 
   def of(e: ObjectEvent, at: Long, reason: String, detail: String): SkippedFile =
     SkippedFile(e.bucket, e.key, e.size, e.etag, e.versionId, e.eventTimeMs, at, reason, detail)
