@@ -28,6 +28,7 @@ class SearchConfig:
     request_timeout: float = 30.0
     max_retries: int = 5  # per HTTP request: connection errors, timeouts, 429/502/503/504
     replicas: int = 0
+    policy: str | None = None  # the lifecycle policy new indices get (sessionlake.exporters.lifecycle)
 
     def __post_init__(self) -> None:
         engine_for(self.engine).check(self)
@@ -46,6 +47,7 @@ class SearchConfig:
             ca_certs=search.ca_certs,
             verify_certs=search.verify_certs,
             replicas=search.replicas,
+            policy=search.policy,
         )
 
 
@@ -59,7 +61,8 @@ class ExportConfig:
     index: str = "sessions"
     dead_letter_table: str = "gold.export_dead_letters"
     max_versions_per_batch: int = 100  # the cursor advances at least this often
-    bulk_chunk_size: int = 500
+    bulk_chunk_size: int = 500  # documents per bulk request at most
+    bulk_bytes: int = 10 * 1024 * 1024  # bytes per bulk request at most
     item_retries: int = 8  # 429/5xx answers for single documents
     initial_backoff: float = 1.0
     max_backoff: float = 60.0
@@ -80,5 +83,7 @@ class ExportConfig:
             index=export.index,
             dead_letter_table=export.dead_letter_table,
             max_versions_per_batch=export.max_versions_per_batch,
+            bulk_chunk_size=export.bulk_docs,
+            bulk_bytes=export.bulk_bytes,
             build_lock=settings.build_lock,
         )

@@ -8,6 +8,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sessionlake.core.errors import ConfigurationError
+from sessionlake.exporters import lifecycle
+from sessionlake.exporters.lifecycle import LifecyclePlan
 
 if TYPE_CHECKING:
     from sessionlake.exporters.config import SearchConfig
@@ -16,12 +18,26 @@ if TYPE_CHECKING:
 RETRY_STATUSES = (429, 502, 503, 504)
 
 
+def retry_statuses(retry_429: bool) -> tuple[int, ...]:
+    return RETRY_STATUSES if retry_429 else tuple(s for s in RETRY_STATUSES if s != 429)
+
+
+def installed_features(client: Any) -> set[str]:
+    """Names of the modules and plugins every node of the cluster has."""
+    nodes = client.nodes.info(metric="plugins")["nodes"].values()
+    per_node = [{p["name"] for p in n.get("plugins", []) + n.get("modules", [])} for n in nodes]
+    return set.intersection(*per_node) if per_node else set()
+
+
 class SearchEngine(ABC):
     name: ClassVar[str]
+    lifecycle_name: ClassVar[str]  # what the engine calls its index lifecycle feature
+    lifecycle_feature: ClassVar[str]  # the module or plugin that provides it
 
     @abstractmethod
-    def connect(self, config: SearchConfig) -> Any:
-        """A client for the engine; credentials come only from the config (the environment)."""
+    def connect(self, config: SearchConfig, retry_429: bool = True) -> Any:
+        """A client for the engine; credentials come only from the config (the environment). Without `retry_429`
+        the client leaves 429 answers to its caller, who backs off with smaller bulks rather than resend the same."""
 
     @property
     @abstractmethod
@@ -36,11 +52,32 @@ class SearchEngine(ABC):
         """`client.indices.<api>(index, body)`, in the client's own calling convention."""
         return getattr(client.indices, api)(index=index, body=body)
 
+    def has_lifecycle(self, client: Any) -> bool:
+        return self.lifecycle_feature in installed_features(client)
+
+    @abstractmethod
+    def lifecycle_settings(self, policy: str, alias: str) -> dict[str, Any]:
+        """Index settings that put a new index under the policy, rolling `alias` over."""
+
+    @abstractmethod
+    def policy_document(self, plan: LifecyclePlan, pattern: str, priority: int) -> dict[str, Any]:
+        """The policy's body for this engine's API."""
+
+    @abstractmethod
+    def validate_policy(self, document: dict[str, Any]) -> list[str]:
+        """What is wrong with a policy document, checked offline."""
+
+    @abstractmethod
+    def put_policy(self, client: Any, name: str, document: dict[str, Any], indices: list[str]) -> bool:
+        """Create or update the policy and put `indices` (existing ones) under it; False when nothing changed."""
+
 
 class Elasticsearch(SearchEngine):
     name = "elasticsearch"
+    lifecycle_name = "ILM"
+    lifecycle_feature = "x-pack-ilm"
 
-    def connect(self, config: SearchConfig) -> Any:
+    def connect(self, config: SearchConfig, retry_429: bool = True) -> Any:
         from elasticsearch import Elasticsearch as Client
 
         auth: dict[str, Any] = {}
@@ -54,7 +91,7 @@ class Elasticsearch(SearchEngine):
             verify_certs=config.verify_certs,
             request_timeout=config.request_timeout,
             max_retries=config.max_retries,
-            retry_on_status=RETRY_STATUSES,
+            retry_on_status=retry_statuses(retry_429),
             retry_on_timeout=True,
             **auth,
         )
@@ -68,11 +105,36 @@ class Elasticsearch(SearchEngine):
     def indices_call(self, client: Any, api: str, index: str, body: dict[str, Any]) -> Any:
         return getattr(client.indices, api)(index=index, **body)  # the 8.x client takes the body's keys
 
+    def lifecycle_settings(self, policy: str, alias: str) -> dict[str, Any]:
+        return {"index.lifecycle.name": policy, "index.lifecycle.rollover_alias": alias}
+
+    def policy_document(self, plan: LifecyclePlan, pattern: str, priority: int) -> dict[str, Any]:
+        return lifecycle.ilm_policy(plan)  # attached by the index template's settings, not by a pattern
+
+    def validate_policy(self, document: dict[str, Any]) -> list[str]:
+        return lifecycle.validate_ilm(document)
+
+    def put_policy(self, client: Any, name: str, document: dict[str, Any], indices: list[str]) -> bool:
+        from elasticsearch import NotFoundError
+
+        try:
+            current = client.ilm.get_lifecycle(name=name)[name]["policy"]
+        except NotFoundError:
+            current = None
+        changed = current is None or current.get("phases") != document["policy"]["phases"]
+        if changed:
+            client.ilm.put_lifecycle(name=name, policy=document["policy"])
+        for index in indices:
+            client.indices.put_settings(index=index, settings={"index.lifecycle.name": name})
+        return changed
+
 
 class OpenSearch(SearchEngine):
     name = "opensearch"
+    lifecycle_name = "ISM"
+    lifecycle_feature = "opensearch-index-management"
 
-    def connect(self, config: SearchConfig) -> Any:
+    def connect(self, config: SearchConfig, retry_429: bool = True) -> Any:
         from opensearchpy import OpenSearch as Client
 
         return Client(
@@ -82,7 +144,7 @@ class OpenSearch(SearchEngine):
             verify_certs=config.verify_certs,
             timeout=config.request_timeout,
             max_retries=config.max_retries,
-            retry_on_status=RETRY_STATUSES,
+            retry_on_status=retry_statuses(retry_429),
             retry_on_timeout=True,
         )
 
@@ -98,6 +160,34 @@ class OpenSearch(SearchEngine):
                 "SESSIONLAKE_SEARCH_API_KEY is an Elasticsearch feature; "
                 "for OpenSearch set SESSIONLAKE_SEARCH_USERNAME and SESSIONLAKE_SEARCH_PASSWORD"
             )
+
+    def lifecycle_settings(self, policy: str, alias: str) -> dict[str, Any]:
+        return {"plugins.index_state_management.rollover_alias": alias}  # the policy's ism_template attaches it
+
+    def policy_document(self, plan: LifecyclePlan, pattern: str, priority: int) -> dict[str, Any]:
+        return lifecycle.ism_policy(plan, pattern, priority)
+
+    def validate_policy(self, document: dict[str, Any]) -> list[str]:
+        return lifecycle.validate_ism(document)
+
+    def put_policy(self, client: Any, name: str, document: dict[str, Any], indices: list[str]) -> bool:
+        from opensearchpy.exceptions import NotFoundError
+
+        path = f"/_plugins/_ism/policies/{name}"
+        try:
+            current = client.transport.perform_request("GET", path)
+        except NotFoundError:
+            current = None
+        if current is None:
+            client.transport.perform_request("PUT", path, body=document)
+        elif {k: v for k, v in current["policy"].items() if k in document["policy"]} != document["policy"]:
+            params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
+            client.transport.perform_request("PUT", path, params=params, body=document)
+        else:
+            return False
+        for index in indices:
+            client.transport.perform_request("POST", f"/_plugins/_ism/add/{index}", body={"policy_id": name})
+        return True
 
 
 ENGINES: dict[str, SearchEngine] = {engine.name: engine for engine in (Elasticsearch(), OpenSearch())}

@@ -12,12 +12,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import islice
 from typing import Protocol, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
+from sessionlake.core import storage
 from sessionlake.core.errors import ConfigurationError, SessionlakeError, summary
 from sessionlake.core.lock import build_lock
 from sessionlake.core.settings import Settings
@@ -36,7 +37,7 @@ from sessionlake.exporters.cdf import (
 from sessionlake.exporters.config import ExportConfig
 from sessionlake.exporters.cursor import Cursor, CursorError, CursorStore
 from sessionlake.exporters.dead_letters import DeadLetter
-from sessionlake.exporters.search import BulkTally, Rejection, SearchIndex
+from sessionlake.exporters.search import BulkTally, Rejection, SearchIndex, mapping_properties
 
 log = logging.getLogger(__name__)
 GROUP_SIZE = 5_000  # changes held in memory at once while their bulk answers come back
@@ -195,6 +196,7 @@ class Exporter:
                     app_id=f"sessionlake-export:{state.table_id}:{self.config.index}",
                     txn_version=end,
                 )
+        self.index.refresh()  # the next range's writes find these documents where they are (layout.locate)
         self.cursors.save(Cursor(self.config.table, state.table_id, self.config.index, end, state.commit_millis[end]))
         report = ExportReport(
             versions_read=end - start + 1,
@@ -242,6 +244,38 @@ class Exporter:
         for group in _batches(gone, GROUP_SIZE):
             letters += [_from_rejection(r) for r in self.index.apply(group, tally)]
         return letters
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    index: str  # the alias's one index now
+    replaced: tuple[str, ...]  # the indices the alias stood for, deleted
+    report: ExportReport
+
+
+def rebuild(spark: SparkSession, config: ExportConfig) -> Rebuilt:
+    """Build a new index from the table beside the live ones and swap the alias to it atomically, while exporters
+    go on writing through the alias: the new index is filled from a snapshot, caught up from the change feed,
+    swapped in (the old indices deleted in the same alias update), then caught up again with whatever was
+    committed meanwhile. External versions make every overlap with the live exporter harmless. A failure before
+    the swap deletes the new index and leaves the alias as it was."""
+    live = SearchIndex(config)
+    live.check_lifecycle()
+    live.layout.put_template(mapping_properties(table_state(spark, config.table).schema))
+    new = live.layout.new_generation()
+    builder = Exporter(spark, replace(config, index=new, cursor_dir=storage.join(config.cursor_dir, f"rebuild-{new}")))
+    swapped = False
+    try:
+        report = builder.run_once()
+        report += builder.run_once()
+        old = live.layout.swap(new)
+        swapped = True
+        report += builder.run_once()
+    finally:
+        builder.cursors.clear()
+        if not swapped:
+            live.client.indices.delete(index=new, ignore_unavailable=True)
+    return Rebuilt(new, old, report)
 
 
 class ExportObserver(Protocol):

@@ -17,11 +17,12 @@ from typing import Any
 
 from pyspark.sql import types as T
 
-from sessionlake.core.errors import SessionlakeError, TransientError
+from sessionlake.core.errors import ConfigurationError, SessionlakeError, TransientError
 from sessionlake.core.settings import Settings
 from sessionlake.exporters.cdf import Change
 from sessionlake.exporters.config import ExportConfig, SearchConfig
 from sessionlake.exporters.engines import engine_for
+from sessionlake.exporters.layout import IndexLayout, Layout
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ CONTRACT_FIELDS: dict[str, str] = {
 # Fields the exporter adds to every document: when it sent it (freshness: gold updated_at -> index).
 EXPORT_FIELDS: dict[str, str] = {"exported_at": "date"}
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+MIN_CHUNK_SIZE = 10  # back-pressure never shrinks a bulk below this many documents
 _TERMS_CHUNK = 10_000  # session ids per terms query
 
 
@@ -88,15 +90,15 @@ class Outcome(Enum):
     FATAL = "fatal"
 
 
-def classify(op_type: str, status: int) -> Outcome:
+def classify(op_type: str, status: int, error_type: str = "") -> Outcome:
     if 200 <= status < 300:
         return Outcome.APPLIED
     if status == 409 or (status == 404 and op_type == "delete"):
         return Outcome.ALREADY_APPLIED
     if status in TRANSIENT_STATUSES:
         return Outcome.RETRY
-    if status == 400:
-        return Outcome.REJECTED
+    if status == 400 or (status == 403 and error_type == "cluster_block_exception"):
+        return Outcome.REJECTED  # a bad document, or one in a read-only (cold) index: dead-lettered with the reason
     return Outcome.FATAL
 
 
@@ -150,72 +152,92 @@ def search_client(settings: Settings) -> Any:
 
 
 class SearchIndex:
-    """The exporter's view of one index."""
+    """The exporter's view of the documents behind one alias (sessionlake.exporters.layout)."""
 
     def __init__(self, config: ExportConfig, client: Any | None = None) -> None:
         self.config = config
         self.engine = engine_for(config.search.engine)
         self.name = config.index
         self.client = client or self.engine.connect(config.search)
+        self.layout = IndexLayout(self.client, self.engine, self.name, config.search.replicas, config.search.policy)
         self._helpers = self.engine.helpers
+        self._bulk_client = self.engine.connect(config.search, retry_429=False) if client is None else client
+        self.chunk_size = config.bulk_chunk_size  # halved on each round with a 429, grown back after clean ones
+        self._lifecycle_checked = False
 
     def exists(self) -> bool:
-        return bool(self.client.indices.exists(index=self.name))
+        return self.layout.resolve().layout is not Layout.MISSING
+
+    def check_lifecycle(self) -> None:
+        """With a policy configured, refuse an engine that cannot run it (before any index names it)."""
+        if self.config.search.policy and not self._lifecycle_checked:
+            if not self.engine.has_lifecycle(self.client):
+                raise ConfigurationError(
+                    f"SESSIONLAKE_SEARCH_POLICY={self.config.search.policy} needs {self.engine.name}'s "
+                    f"{self.engine.lifecycle_name} ({self.engine.lifecycle_feature}), which this cluster does not "
+                    "have: install it, or unset the variable and roll over with `sessionlake index rollover`"
+                )
+            self._lifecycle_checked = True
 
     def ensure(self, schema: T.StructType) -> bool:
-        """Create the index with its explicit mapping if missing (True), else add mappings for new
-        columns (False). Unknown fields are kept in _source but not indexed (`dynamic: false`)."""
+        """Make sure the template, the alias and its first index exist (True when the index was created now) and
+        map the table's new columns on every index behind the alias. Unknown fields are kept in _source but not
+        indexed (`dynamic: false`)."""
         properties = mapping_properties(schema)
-        if not self.exists():
-            body = {
-                "settings": {"number_of_replicas": self.config.search.replicas},
-                "mappings": {"dynamic": False, "properties": properties},
-            }
+        self.check_lifecycle()
+        layout = self.layout.resolve().layout
+        if layout is not Layout.PLAIN:  # a plain index (from before the alias, or a rebuild's) has no template
+            self.layout.put_template(properties)
+        if layout is Layout.MISSING:
             try:
-                self._call("create", body)
-                log.info("created index %s with %d mapped fields", self.name, len(properties))
+                self.layout.create()
                 return True
             except Exception as exc:  # another exporter created it first
                 if "resource_already_exists_exception" not in str(exc):
                     raise
-        current = self.client.indices.get_mapping(index=self.name)[self.name]["mappings"].get("properties", {})
-        missing = {name: spec for name, spec in properties.items() if name not in current}
-        if missing:
-            self._call("put_mapping", {"properties": missing})
-            log.info("index %s: mapped new fields %s", self.name, sorted(missing))
+        for index, mapping in dict(self.client.indices.get_mapping(index=self.name)).items():
+            current = mapping["mappings"].get("properties", {})
+            missing = {name: spec for name, spec in properties.items() if name not in current}
+            if missing:
+                self.engine.indices_call(self.client, "put_mapping", index, {"properties": missing})
+                log.info("index %s: mapped new fields %s", index, sorted(missing))
         return False
 
-    def _call(self, api: str, body: dict[str, Any]) -> None:
-        self.engine.indices_call(self.client, api, self.name, body)
-
     def delete(self) -> None:
-        self.client.indices.delete(index=self.name, ignore_unavailable=True)
+        """Delete every index behind the alias (the template stays)."""
+        self.layout.drop()
 
     def refresh(self) -> None:
         self.client.indices.refresh(index=self.name)
 
     def apply(self, changes: Iterable[Change], tally: BulkTally) -> Iterator[Rejection]:
-        """Write the changes, retrying 429/5xx with backoff; yield the documents rejected for good.
+        """Write the changes, each to the index that holds its document (new ones through the alias, to the write
+        index), retrying 429/5xx with backoff and smaller bulks; yield the documents rejected for good.
 
         Raises TransientSearchError when retries run out and SearchExportError on any other refusal, so
         the caller leaves its cursor where it was."""
         pending = {c.session_id: c for c in changes}
+        where = self.layout.locate(pending)
         backoff = self.config.initial_backoff
         for attempt in range(self.config.item_retries + 1):
             retry: dict[str, Change] = {}
             exported_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+            actions = (to_action(c, where.get(c.session_id, self.name), exported_at) for c in pending.values())
             for _ok, item in self._helpers.streaming_bulk(
-                self.client,
-                (to_action(c, self.name, exported_at) for c in pending.values()),
-                chunk_size=self.config.bulk_chunk_size,
+                self._bulk_client,
+                actions,
+                chunk_size=self.chunk_size,
+                max_chunk_bytes=self.config.bulk_bytes,
                 raise_on_error=False,
                 raise_on_exception=True,
+                ignore_status=(429,),  # a whole bulk refused with 429 comes back as 429 per document
                 max_retries=0,
             ):
                 op_type, result = next(iter(item.items()))
                 change = pending[result["_id"]]
                 status = int(result.get("status", 500))
-                outcome = classify(op_type, status)
+                error_type, reason = _error_text(result.get("error"))
+                outcome = classify(op_type, status, error_type)
                 if outcome is Outcome.APPLIED:
                     if change.is_delete:
                         tally.deleted += 1
@@ -225,23 +247,25 @@ class SearchIndex:
                     tally.already_applied += 1
                 elif outcome is Outcome.RETRY:
                     retry[change.session_id] = change
+                elif outcome is Outcome.FATAL:
+                    raise SearchExportError(
+                        f"{self.engine.name} refused {op_type} in index {result.get('_index', self.name)} "
+                        f"({status} {error_type}): {reason}"
+                    )
                 else:
-                    error_type, reason = _error_text(result.get("error"))
-                    if outcome is Outcome.FATAL:
-                        raise SearchExportError(
-                            f"{self.engine.name} refused {op_type} in index {self.name} "
-                            f"({status} {error_type}): {reason}"
-                        )
                     yield Rejection(change, status, error_type, reason)
             if not retry:
+                self.chunk_size = min(self.config.bulk_chunk_size, self.chunk_size * 2)
                 return
+            self.chunk_size = max(MIN_CHUNK_SIZE, self.chunk_size // 2)
             if attempt < self.config.item_retries:
                 log.warning(
-                    "%d document(s) got 429/5xx; retry %d/%d in %.1fs",
+                    "%d document(s) got 429/5xx; retry %d/%d in %.1fs with bulks of %d",
                     len(retry),
                     attempt + 1,
                     self.config.item_retries,
                     backoff,
+                    self.chunk_size,
                 )
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff)
@@ -280,21 +304,7 @@ class SearchIndex:
                             self.config.item_retries)  # fmt: skip
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff)
-            actions = ({"_op_type": "delete", "_index": self.name, "_id": doc_id} for doc_id in sorted(ids))
-            for _ok, item in self._helpers.streaming_bulk(
-                self.client, actions, raise_on_error=False, raise_on_exception=True, max_retries=0
-            ):
-                result = item["delete"]
-                status = int(result.get("status", 500))
-                outcome = classify("delete", status)
-                if outcome is Outcome.APPLIED:
-                    deleted += 1
-                elif outcome in (Outcome.REJECTED, Outcome.FATAL):
-                    error_type, reason = _error_text(result.get("error"))
-                    raise SearchExportError(
-                        f"{self.engine.name} refused to delete a document of index {self.name} "
-                        f"({status} {error_type}): {reason}"
-                    )
+            deleted += self._delete_documents(sorted(ids))
         self.refresh()
         left = self._player_ids(user_key, sessions)
         if left:
@@ -304,10 +314,33 @@ class SearchIndex:
             )
         return deleted
 
-    def _player_ids(self, user_key: str, sessions: list[str]) -> set[str]:
+    def _delete_documents(self, documents: list[tuple[str, str]]) -> int:
+        """Delete (index, id) documents, lifting a cold index's write block meanwhile: an erasure reaches every
+        index, read-only or not. Returns how many were deleted; a refusal other than 429/5xx raises."""
+        deleted = 0
+        with self.layout.writable({index for index, _ in documents}):
+            actions = ({"_op_type": "delete", "_index": index, "_id": doc_id} for index, doc_id in documents)
+            for _ok, item in self._helpers.streaming_bulk(
+                self.client, actions, raise_on_error=False, raise_on_exception=True, max_retries=0
+            ):
+                result = item["delete"]
+                status = int(result.get("status", 500))
+                error_type, reason = _error_text(result.get("error"))
+                outcome = classify("delete", status, error_type)
+                if outcome is Outcome.APPLIED:
+                    deleted += 1
+                elif outcome in (Outcome.REJECTED, Outcome.FATAL):
+                    raise SearchExportError(
+                        f"{self.engine.name} refused to delete a document of index {result.get('_index')} "
+                        f"({status} {error_type}): {reason}"
+                    )
+        return deleted
+
+    def _player_ids(self, user_key: str, sessions: list[str]) -> set[tuple[str, str]]:
+        """(index, id) of every document of the player, in whichever index behind the alias it is."""
         should: list[dict[str, Any]] = [{"term": {"user_key": user_key}}]
         should += [
             {"terms": {"session_id": sessions[i : i + _TERMS_CHUNK]}} for i in range(0, len(sessions), _TERMS_CHUNK)
         ]
         query = {"query": {"bool": {"should": should, "minimum_should_match": 1}}, "_source": False}
-        return {hit["_id"] for hit in self._helpers.scan(self.client, index=self.name, query=query)}
+        return {(hit["_index"], hit["_id"]) for hit in self._helpers.scan(self.client, index=self.name, query=query)}

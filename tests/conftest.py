@@ -3,6 +3,7 @@ on its own ports and home directory, started once per test session, components o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -157,6 +158,20 @@ def moto(components: _Components, settings: Settings) -> str:
 def search(components: _Components, settings: Settings) -> str:
     components.require("search")
     return settings.search_url
+
+
+@pytest.fixture(scope="session")
+def opensearch(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """An OpenSearch node beside the stack's engine (its own state folder and ports): settings that reach it."""
+    from sessionlake import stack
+    from sessionlake.core.settings import SearchSettings
+
+    ports = dataclasses.replace(settings.ports, search=PORT_BASE + 220)
+    home = tmp_path_factory.mktemp("opensearch-home")
+    other = Settings(home=home, ports=ports, search=SearchSettings(engine="opensearch"))
+    stack.up(other, components=["search"])
+    yield other
+    stack.down(other, components=["search"])
 
 
 @pytest.fixture(scope="session")

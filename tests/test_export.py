@@ -76,7 +76,7 @@ def names(spark: SparkSession, search: str, settings: Settings, tmp_path: Path) 
         initial_backoff=0.2,
     )
     yield {"schema": schema, "table": config.table, "config": config}
-    connect(config.search).indices.delete(index=config.index, ignore_unavailable=True)
+    SearchIndex(config).layout.drop(template=True)
     spark.sql(f"DROP SCHEMA {schema} CASCADE")
 
 

@@ -77,7 +77,7 @@ def player_index(pii_settings) -> SearchIndex:
 @pytest.fixture(scope="module")
 def lake(spark, pii_settings, search):
     """Bronze loaded with a small generated workload, one dbt build, one export to the index."""
-    search_client(pii_settings).indices.delete(index=INDEX, ignore_unavailable=True)
+    player_index(pii_settings).layout.drop()
     workload = plan(GeneratorConfig(seed=7, sessions=8, users=3, malformed_ratio=0.0))
     records = [r for r in workload.records_in([MAIN]) if r.event is not None]
     create_bronze_tables(spark, pii_settings)
@@ -292,12 +292,13 @@ def test_forget_is_idempotent_and_a_later_build_stays_consistent(lake, spark, pi
     before = {t: spark.sql(f"describe history {t}").where("operation = 'VACUUM START'").count() for t in PURGED}
     # The index refuses (a closed index): forget fails and its audit row does not say done.
     client = search_client(pii_settings)
-    client.indices.close(index=INDEX)
+    indices = ",".join(player_index(pii_settings).layout.resolve().indices)
+    client.indices.close(index=indices)
     try:
         with pytest.raises(Exception, match="closed"):
             forget(pii_settings, spark, user_id, player_index(pii_settings), request_id="ticket-1-retry")
     finally:
-        client.indices.open(index=INDEX, wait_for_active_shards="all")
+        client.indices.open(index=indices, wait_for_active_shards="all")
     pending = spark.table("pii.erasure_audit").where("request_id = 'ticket-1-retry'").collect()
     assert pending and all(r["completed_at"] is None for r in pending)
     again = forget(pii_settings, spark, user_id, player_index(pii_settings), request_id="ticket-1-retry")

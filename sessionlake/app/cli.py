@@ -20,6 +20,7 @@ COMMANDS = (
     "ingest",
     "build",
     "export",
+    "index",
     "run",
     "up",
     "demo",

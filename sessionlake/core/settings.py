@@ -138,10 +138,33 @@ _DECLARED = (
     Variable("SESSIONLAKE_SEARCH_CA_CERTS", None, "CA bundle to verify the engine's certificate", _G_SEARCH),
     Variable("SESSIONLAKE_SEARCH_VERIFY_CERTS", "true", "verify the engine's certificate (true/false)", _G_SEARCH),
     Variable("SESSIONLAKE_SEARCH_REPLICAS", "0", "replicas of a new index", _G_SEARCH),
+    Variable(
+        "SESSIONLAKE_SEARCH_POLICY",
+        None,
+        "name of the hot-warm-cold lifecycle policy (ILM / ISM) new indices get; unset: none (`sessionlake index "
+        "policy` creates it)",
+        _G_SEARCH,
+    ),
+    Variable("SESSIONLAKE_SEARCH_ROLLOVER_MAX_AGE", "1d", "the policy rolls the write index over this old", _G_SEARCH),
+    Variable(
+        "SESSIONLAKE_SEARCH_ROLLOVER_MAX_SIZE", "50gb", "... or when a primary shard reaches this size", _G_SEARCH
+    ),
+    Variable("SESSIONLAKE_SEARCH_WARM_AFTER", "2d", "an index turns warm this long after its rollover", _G_SEARCH),
+    Variable(
+        "SESSIONLAKE_SEARCH_COLD_AFTER",
+        "30d",
+        "... and cold (read-only) this long after it: longer than late data can arrive (docs/exporter.md)",
+        _G_SEARCH,
+    ),
+    Variable("SESSIONLAKE_SEARCH_DELETE_AFTER", None, "... and is deleted this long after it; unset: kept", _G_SEARCH),
     Variable("SESSIONLAKE_EXPORT_TABLE", "gold.sessions", "the table whose changes are exported", _G_EXPORT),
     Variable("SESSIONLAKE_EXPORT_INDEX", "sessions", "the index they go to", _G_EXPORT),
     Variable("SESSIONLAKE_EXPORT_DEAD_LETTER_TABLE", "gold.export_dead_letters", "rejected changes", _G_EXPORT),
     Variable("SESSIONLAKE_EXPORT_MAX_VERSIONS", "100", "table versions per export batch (cursor step)", _G_EXPORT),
+    Variable(
+        "SESSIONLAKE_EXPORT_BULK_DOCS", "500", "documents per bulk (halved while the engine answers 429)", _G_EXPORT
+    ),
+    Variable("SESSIONLAKE_EXPORT_BULK_BYTES", "10mb", "largest bulk request body (b, kb, mb)", _G_EXPORT),
     Variable("SESSIONLAKE_PII_SECRET", None, "key of the keyed hash (16+ characters)", _G_PRIVACY, secret=True),
     Variable("SESSIONLAKE_PII_MASTER_KEY", None, "hex of 16/24/32 bytes; wraps the data keys", _G_PRIVACY, True),
     Variable(
@@ -174,6 +197,43 @@ def env_int(name: str, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigurationError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+_BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+_TIME_VALUE = re.compile(r"[1-9][0-9]*(d|h|m|s|ms)|0(d|h|m|s|ms)?")
+
+
+def byte_size(text: str) -> int:
+    """Bytes in '10mb', '512kb', '50gb' or a bare number (ValueError when it is none of these)."""
+    match = re.fullmatch(r"([0-9]+)(b|kb|mb|gb|tb)?", text.strip().lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a size such as 10mb")
+    return int(match.group(1)) * _BYTE_UNITS[match.group(2) or "b"]
+
+
+def env_bytes(name: str) -> int:
+    raw = env(name) or ""
+    try:
+        value = byte_size(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a size such as 10mb") from None
+    if value < 1:
+        raise ConfigurationError(f"{name}={raw!r} must be at least 1 byte")
+    return value
+
+
+def env_time_value(name: str) -> str | None:
+    """A search engine time value ('1d', '12h', '30m', '0ms'), as the engines write them; None when unset."""
+    raw = env(name)
+    if raw is not None and not _TIME_VALUE.fullmatch(raw):
+        raise ConfigurationError(f"{name}={raw!r} is not a time value such as 30d, 12h or 90m")
+    return raw
+
+
+def env_size_value(name: str) -> str:
+    """A search engine byte size ('50gb'), kept as written."""
+    env_bytes(name)
+    return env(name) or ""
 
 
 def env_bool(name: str) -> bool:
@@ -283,6 +343,12 @@ class SearchSettings:
     ca_certs: str | None = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_CA_CERTS"))
     verify_certs: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_SEARCH_VERIFY_CERTS"))
     replicas: int = field(default_factory=lambda: env_int("SESSIONLAKE_SEARCH_REPLICAS", 0))
+    policy: str | None = field(default_factory=lambda: env("SESSIONLAKE_SEARCH_POLICY"))
+    rollover_max_age: str = field(default_factory=lambda: env_time_value("SESSIONLAKE_SEARCH_ROLLOVER_MAX_AGE"))
+    rollover_max_size: str = field(default_factory=lambda: env_size_value("SESSIONLAKE_SEARCH_ROLLOVER_MAX_SIZE"))
+    warm_after: str = field(default_factory=lambda: env_time_value("SESSIONLAKE_SEARCH_WARM_AFTER"))
+    cold_after: str = field(default_factory=lambda: env_time_value("SESSIONLAKE_SEARCH_COLD_AFTER"))
+    delete_after: str | None = field(default_factory=lambda: env_time_value("SESSIONLAKE_SEARCH_DELETE_AFTER"))
 
 
 @dataclass(frozen=True)
@@ -291,6 +357,8 @@ class ExportSettings:
     index: str = field(default_factory=lambda: env("SESSIONLAKE_EXPORT_INDEX"))
     dead_letter_table: str = field(default_factory=lambda: env("SESSIONLAKE_EXPORT_DEAD_LETTER_TABLE"))
     max_versions_per_batch: int = field(default_factory=lambda: env_int("SESSIONLAKE_EXPORT_MAX_VERSIONS", 1))
+    bulk_docs: int = field(default_factory=lambda: env_int("SESSIONLAKE_EXPORT_BULK_DOCS", 1))
+    bulk_bytes: int = field(default_factory=lambda: env_bytes("SESSIONLAKE_EXPORT_BULK_BYTES"))
 
 
 @dataclass(frozen=True)
