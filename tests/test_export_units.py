@@ -15,6 +15,9 @@ from sessionlake.core.settings import Settings
 from sessionlake.exporters.cdf import Change, RawPiiError, check_no_raw_pii, is_cdf_unavailable
 from sessionlake.exporters.config import ExportConfig, SearchConfig
 from sessionlake.exporters.cursor import Cursor, CursorError, CursorStore
+from sessionlake.exporters.engines import ENGINES
+from sessionlake.exporters.layout import IndexLayout
+from sessionlake.exporters.lifecycle import LifecyclePlan, ilm_policy, ism_policy, validate_ilm, validate_ism
 from sessionlake.exporters.runner import ExportReport
 from sessionlake.exporters.search import Outcome, classify, mapping_properties, to_action
 
@@ -156,3 +159,78 @@ def test_interval(text: str, seconds: float) -> None:
 def test_interval_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=text):
         interval(text)
+
+
+def test_a_write_blocked_index_rejects_the_document_and_a_forbidden_one_stops_the_export() -> None:
+    assert classify("index", 403, "cluster_block_exception") is Outcome.REJECTED  # a cold index: dead-lettered
+    assert classify("index", 403, "security_exception") is Outcome.FATAL
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+@pytest.mark.parametrize("plan", [LifecyclePlan(), LifecyclePlan("12h", "10gb", "1d", "90d", "400d")])
+def test_the_policies_are_valid_for_their_engine(engine: str, plan: LifecyclePlan) -> None:
+    layout = IndexLayout(None, ENGINES[engine], "sessions")
+    document = ENGINES[engine].policy_document(plan, layout.pattern, layout.priority)
+    assert ENGINES[engine].validate_policy(document) == []
+    text = json.dumps(document)
+    assert plan.cold_after in text and (plan.delete_after is None or plan.delete_after in text)
+
+
+def test_the_ilm_policy_keeps_warm_indices_writable_and_makes_cold_ones_read_only() -> None:
+    phases = ilm_policy(LifecyclePlan())["policy"]["phases"]
+    assert phases["hot"]["actions"]["rollover"] == {"max_age": "1d", "max_primary_shard_size": "50gb"}
+    assert not {"readonly", "forcemerge", "shrink"} & set(phases["warm"]["actions"])  # late upserts still land
+    assert "readonly" in phases["cold"]["actions"] and phases["cold"]["min_age"] == "30d"
+    assert "delete" not in phases
+
+
+def test_the_ism_policy_states_follow_the_same_plan() -> None:
+    policy = ism_policy(LifecyclePlan(delete_after="365d"), "sessions-*", 108)["policy"]
+    states = {s["name"]: s for s in policy["states"]}
+    assert list(states) == ["hot", "warm", "cold", "delete"] and policy["default_state"] == "hot"
+    assert states["warm"]["transitions"] == [{"state_name": "cold", "conditions": {"min_rollover_age": "30d"}}]
+    assert {"read_only": {}} in states["cold"]["actions"]
+    assert policy["ism_template"] == [{"index_patterns": ["sessions-*"], "priority": 108}]
+
+
+def test_the_validators_name_what_is_wrong() -> None:
+    ilm = ilm_policy(LifecyclePlan())
+    ilm["policy"]["phases"]["warm"]["actions"]["rollover"] = {"max_age": "1d"}  # rollover is hot-only
+    ilm["policy"]["phases"]["cold"]["min_age"] = "1d"  # before warm
+    ilm["policy"]["phases"]["hot"]["actions"]["rollover"] = {"max_age": "one day"}
+    problems = validate_ilm(ilm)
+    assert "warm: action 'rollover' is not allowed in this phase" in problems
+    assert "hot.rollover.max_age: 'one day' is not a time value" in problems
+    assert validate_ilm({"policy": {}}) == ["policy.phases: missing or empty"]
+
+    ism = ism_policy(LifecyclePlan(), "sessions-*", 108)
+    ism["policy"]["default_state"] = "lukewarm"
+    ism["policy"]["states"][1]["transitions"] = [{"state_name": "frozen", "conditions": {"min_age": "2d"}}]
+    ism["policy"]["states"][2]["actions"].append({"readonly": {}})  # ILM's name, not ISM's
+    problems = validate_ism(ism)
+    assert "policy.default_state: 'lukewarm' is not one of the states ['hot', 'warm', 'cold']" in problems
+    assert "state 'warm': transition to unknown state 'frozen'" in problems
+    assert "state 'warm': unknown transition condition 'min_age'" in problems
+    assert "state 'cold': unknown action 'readonly'" in problems
+
+
+def test_the_plan_refuses_phases_out_of_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError, match="SESSIONLAKE_SEARCH_COLD_AFTER=2d must be later than"):
+        LifecyclePlan(warm_after="2d", cold_after="2d")
+    with pytest.raises(ConfigurationError, match="SESSIONLAKE_SEARCH_DELETE_AFTER=7d"):
+        LifecyclePlan(delete_after="7d")
+    monkeypatch.setenv("SESSIONLAKE_SEARCH_COLD_AFTER", "30 days")
+    with pytest.raises(ConfigurationError, match="SESSIONLAKE_SEARCH_COLD_AFTER='30 days' is not a time value"):
+        Settings()
+    monkeypatch.setenv("SESSIONLAKE_SEARCH_COLD_AFTER", "30d")
+    monkeypatch.setenv("SESSIONLAKE_EXPORT_BULK_BYTES", "5 MB")
+    with pytest.raises(ConfigurationError, match="SESSIONLAKE_EXPORT_BULK_BYTES='5 MB' is not a size"):
+        Settings()
+    monkeypatch.setenv("SESSIONLAKE_EXPORT_BULK_BYTES", "5mb")
+    assert ExportConfig.from_settings(Settings()).bulk_bytes == 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize(("alias", "longer"), [("sessions", "sessions-eu"), ("s", "s-1")])
+def test_a_more_specific_alias_template_wins(alias: str, longer: str) -> None:
+    engine = ENGINES["elasticsearch"]
+    assert IndexLayout(None, engine, longer).priority > IndexLayout(None, engine, alias).priority

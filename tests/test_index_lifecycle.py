@@ -6,6 +6,10 @@ policies are validated offline (tests/test_export_units.py) and `index policy` m
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,9 +21,11 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+from sessionlake import stack
 from sessionlake.app.cli import main
+from sessionlake.app.state import read_state
 from sessionlake.core.errors import ExitCode
-from sessionlake.core.settings import Settings
+from sessionlake.core.settings import REPO_ROOT, Settings
 from sessionlake.exporters.cdf import Change
 from sessionlake.exporters.config import ExportConfig, SearchConfig
 from sessionlake.exporters.layout import Layout
@@ -219,6 +225,96 @@ def test_policy_needs_the_engines_lifecycle_and_prints_a_valid_document(engine, 
     error = capsys.readouterr().err
     assert "SESSIONLAKE_SEARCH_POLICY=sessions-hwc" in error
     assert ("x-pack-ilm" if engine.search.engine == "elasticsearch" else "opensearch-index-management") in error
+
+
+def test_continuous_export_rides_out_an_engine_outage(spark, settings, opensearch, tmp_path) -> None:
+    """`sessionlake export --every 1s` while commits keep arriving and the engine is stopped, then started again:
+    the outage is in `status`, and afterwards the index equals the table, one document per session."""
+    suffix = uuid.uuid4().hex[:8]
+    schema = f"outage_{suffix}"
+    spark.sql(f"CREATE SCHEMA {schema}")
+    config = ExportConfig(
+        search=SearchConfig.from_settings(opensearch),
+        cursor_dir=str(tmp_path / "unused"),
+        table=f"{schema}.sessions",
+        index=f"sessions-{suffix}",
+        dead_letter_table=f"{schema}.export_dead_letters",
+    )
+    _create(spark, config.table)
+    spark.sql(f"INSERT INTO {config.table} VALUES " + ", ".join(_row(f"s{i}") for i in range(10)))
+    home = tmp_path / "exporter-home"
+    env = os.environ | {
+        "SESSIONLAKE_HOME": str(home),
+        "SESSIONLAKE_DERBY_PORT": str(settings.ports.derby),
+        "SESSIONLAKE_SEARCH_PORT": str(opensearch.ports.search),
+        "SESSIONLAKE_SEARCH_ENGINE": "opensearch",
+        "SESSIONLAKE_EXPORT_TABLE": config.table,
+        "SESSIONLAKE_EXPORT_INDEX": config.index,
+        "SESSIONLAKE_EXPORT_DEAD_LETTER_TABLE": config.dead_letter_table,
+        "SESSIONLAKE_DRIVER_MEMORY": "1g",
+    }
+    index = SearchIndex(config)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sessionlake.app.cli", "export", "--every", "1s"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    stop = threading.Event()
+
+    def commits() -> None:
+        i = 0
+        while not stop.is_set():
+            spark.sql(f"UPDATE {config.table} SET log_lines = log_lines + 1 WHERE session_id = 's{i % 10}'")
+            spark.sql(f"INSERT INTO {config.table} VALUES {_row(f'n{i}')}")
+            i += 1
+            time.sleep(0.5)
+
+    def until(condition: Any, seconds: float, what: str) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert child.poll() is None, f"the exporter exited ({child.returncode}) before {what}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.5)
+
+    def export_stage() -> Any:
+        state = read_state(home, "export")
+        return state.stages.get("export") if state else None
+
+    writer = threading.Thread(target=commits)
+    try:
+        until(lambda: export_stage() is not None and export_stage().last_ok_at, 240, "a first export")
+        writer.start()
+        time.sleep(3)
+        stack.down(opensearch, ["search"])
+        until(lambda: export_stage().failures >= 2, 120, "the outage to show")
+        stack.up(opensearch, ["search"])
+        time.sleep(3)
+        stop.set()
+        writer.join()
+        latest = spark.sql(f"DESCRIBE HISTORY {config.table} LIMIT 1").first()["version"]
+        until(lambda: f"cursor at {latest}" in (export_stage().summary or ""), 180, "the exporter to catch up")
+        child.send_signal(signal.SIGTERM)  # as a service manager stops it (the JVM is left to the driver)
+        assert child.wait(timeout=120) == 0
+    finally:
+        stop.set()
+        if writer.is_alive():
+            writer.join()
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+    stage = export_stage()
+    assert stage.state == "stopped" and stage.failures >= 2
+    assert "onnect" in stage.last_error  # the engine refused connections
+    where = _where(index.client, config.index)
+    assert all(len(places) == 1 for places in where.values())
+    _assert_index_equals_table(spark, config)
+    assert spark.table(config.table).count() > 10
+    index.layout.drop(template=True)
+    spark.sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, engine: Settings, config: ExportConfig, *args: str) -> int:

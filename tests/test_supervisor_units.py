@@ -14,7 +14,7 @@ import pytest
 from sessionlake.app.cli import main
 from sessionlake.app.commands.status import human_duration
 from sessionlake.app.state import StateWriter, read_state
-from sessionlake.app.supervisor import _ExportStage
+from sessionlake.app.supervisor import ExportStage
 from sessionlake.core.backoff import Backoff
 from sessionlake.core.settings import Settings
 from sessionlake.exporters import runner as export_runner
@@ -223,7 +223,7 @@ def test_the_export_loop_waits_for_the_table_without_counting_failures(tmp_path,
     writer = StateWriter(tmp_path)
     seen = []
 
-    class Observer(_ExportStage):
+    class Observer(ExportStage):
         def export_waiting(self, reason: str) -> None:
             super().export_waiting(reason)
             seen.append(vars(read_state(tmp_path).stages["export"]).copy())
@@ -262,6 +262,15 @@ def test_status_shows_the_pipeline_from_its_state_file_without_spark(tmp_path, m
     assert status["pipeline"]["running"] is True
     assert status["pipeline"]["stages"]["export"]["state"] == "retrying"
     assert {c["name"] for c in status["stack"]} >= {"kafka", "moto", "metastore", "search"}
+
+    # A standalone loop (`export --every`) keeps its own file, shown beside the pipeline's.
+    loop = StateWriter(tmp_path, "export")
+    loop.failed("export", "ConnectionError: 127.0.0.1:9200 refused", retry_in=5)
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"export --every  running for .*\n.*\n  export +retrying .*\n.*last error just now \(1x\)", out)
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loops"]["export"]["stages"]["export"]["failures"] == 1
 
     writer.stopped()
     assert read_state(tmp_path).stages["build"].state == "stopped"

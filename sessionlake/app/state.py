@@ -1,5 +1,6 @@
 """The live pipeline's state as `sessionlake up` last wrote it: what `sessionlake status` shows without
-starting Spark. One JSON file under the state folder, replaced atomically at each change."""
+starting Spark. One JSON file per long-running process under the state folder (`pipeline/state.json` for `up`,
+`pipeline/export.json` for `export --every`), replaced atomically at each change."""
 
 from __future__ import annotations
 
@@ -48,23 +49,35 @@ class PipelineState:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
-def state_path(home: Path) -> Path:
-    return home / "pipeline" / "state.json"
+PIPELINE = "state"  # `sessionlake up`'s file; a standalone loop names its own (`export`)
 
 
-def read_state(home: Path) -> PipelineState | None:
-    """The last state `sessionlake up` wrote under `home`, or None if it never ran there."""
+def state_path(home: Path, process: str = PIPELINE) -> Path:
+    return home / "pipeline" / f"{process}.json"
+
+
+def read_state(home: Path, process: str = PIPELINE) -> PipelineState | None:
+    """The last state `sessionlake up` (or the named process) wrote under `home`, or None if it never ran there."""
     try:
-        return PipelineState.from_json(state_path(home).read_text())
+        return PipelineState.from_json(state_path(home, process).read_text())
     except FileNotFoundError:
         return None
+
+
+def read_loops(home: Path) -> dict[str, PipelineState]:
+    """The states of the standalone loops (`export --every`) that ran under `home`, by name."""
+    return {
+        path.stem: PipelineState.from_json(path.read_text())
+        for path in sorted((home / "pipeline").glob("*.json"))
+        if path.stem != PIPELINE
+    }
 
 
 class StateWriter:
     """Thread-safe updates of the running pipeline's stages, each written through to the state file."""
 
-    def __init__(self, home: Path) -> None:
-        self.path = state_path(home)
+    def __init__(self, home: Path, process: str = PIPELINE) -> None:
+        self.path = state_path(home, process)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.state = PipelineState(pid=os.getpid(), started_at=time.time())
         self._lock = threading.Lock()

@@ -96,7 +96,7 @@ class _BuildStage:
         self.state.skipped(BUILD, reason, next_in, waiting=waiting)
 
 
-class _ExportStage:
+class ExportStage:
     """The export loop's observer: its state in the state file."""
 
     def __init__(self, state: StateWriter, every: float) -> None:
@@ -157,7 +157,7 @@ def run_pipeline(settings: Settings, spark: SparkSession, options: PipelineOptio
             once=False,
             every=options.export_every,
             stop=stop,
-            observer=_ExportStage(state, options.export_every),
+            observer=ExportStage(state, options.export_every),
         ),
     }
     threads = [

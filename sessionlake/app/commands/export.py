@@ -17,15 +17,30 @@ def interval(text: str) -> float:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from sessionlake.app.signals import stop_on_signals
+    from sessionlake.app.state import StateWriter
+    from sessionlake.app.supervisor import EXPORT, ExportStage
     from sessionlake.core.spark import get_session
     from sessionlake.exporters.runner import export
 
     spark = get_session(settings, "sessionlake-export")
+    # A loop records each tick (and each failure, such as the engine being down) where `status` reads it.
+    state = StateWriter(settings.home, EXPORT) if args.every is not None else None
     try:
-        report = export(settings, spark, once=args.every is None, every=args.every or 0, reindex=args.reindex)
+        report = export(
+            settings,
+            spark,
+            once=args.every is None,
+            every=args.every or 0,
+            reindex=args.reindex,
+            stop=stop_on_signals() if args.every is not None else None,
+            observer=ExportStage(state, args.every) if state else None,
+        )
     except KeyboardInterrupt:
         return 130
     finally:
+        if state:
+            state.stopped()
         spark.stop()
     print(
         f"versions read {report.versions_read}, upserted {report.upserted}, deleted {report.deleted}, "

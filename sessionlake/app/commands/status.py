@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from sessionlake import stack
-from sessionlake.app.state import PipelineState, read_state
+from sessionlake.app.state import PipelineState, read_loops, read_state
 from sessionlake.core.errors import ExitCode
 from sessionlake.core.settings import Settings
 from sessionlake.stack.process import pid_alive
@@ -52,9 +52,9 @@ def _print_stack(statuses: list[stack.ComponentStatus]) -> None:
         print(f"  {s.name:<14} {'running' if s.running else 'stopped':<8} {s.endpoint}")
 
 
-def _print_pipeline(state: PipelineState | None, now: float) -> None:
+def _print_pipeline(state: PipelineState | None, now: float, title: str = "pipeline") -> None:
     if state is None:
-        print("\npipeline\n  never started here (`sessionlake up`)")
+        print(f"\n{title}\n  never started here (`sessionlake up`)")
         return
     if pipeline_running(state):
         header = f"running for {human_duration(now - state.started_at)} (pid {state.pid})"
@@ -62,7 +62,7 @@ def _print_pipeline(state: PipelineState | None, now: float) -> None:
         header = f"stopped {_ago(state.stopped_at, now)}"
     else:
         header = f"not running: pid {state.pid} is gone (killed?), state as of its last write"
-    print(f"\npipeline  {header}")
+    print(f"\n{title}  {header}")
     print(f"  {'stage':<24} {'state':<9} {'last ok':>12} {'took':>8} {'next':>10}  what it did / last error")
     for stage in sorted(state.stages.values(), key=lambda s: (not s.name.startswith("ingest"), s.name)):
         print(
@@ -209,19 +209,24 @@ def _print_freshness(spark: Any, table: str) -> None:
     )
 
 
-def _as_json(statuses: list[stack.ComponentStatus], state: PipelineState | None) -> str:
-    pipeline = None
-    if state is not None:
-        pipeline = dataclasses.asdict(state) | {"running": pipeline_running(state)}
+def _as_json(
+    statuses: list[stack.ComponentStatus], state: PipelineState | None, loops: dict[str, PipelineState]
+) -> str:
+    def described(process: PipelineState) -> dict[str, Any]:
+        return dataclasses.asdict(process) | {"running": pipeline_running(process)}
+
     components = [{"name": s.name, "running": s.running, "endpoint": s.endpoint} for s in statuses]
-    return json.dumps({"stack": components, "pipeline": pipeline}, indent=2, sort_keys=True)
+    pipeline = None if state is None else described(state)
+    loop_states = {name: described(loop) for name, loop in loops.items()}
+    return json.dumps({"stack": components, "pipeline": pipeline, "loops": loop_states}, indent=2, sort_keys=True)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     statuses = stack.status(settings)
     state = read_state(settings.home)
+    loops = read_loops(settings.home)
     if args.json:
-        print(_as_json(statuses, state))
+        print(_as_json(statuses, state, loops))
         return 0
     if args.files:
         from sessionlake.core.spark import get_session
@@ -230,6 +235,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                             args.key, args.limit)  # fmt: skip
     _print_stack(statuses)
     _print_pipeline(state, time.time())
+    for name, loop in loops.items():
+        _print_pipeline(loop, time.time(), title=f"{name} --every")
     if not args.tables:
         return 0
     metastore_up = all(s.running for s in statuses if s.name == "metastore")

@@ -4,14 +4,9 @@ an interval, export), until Ctrl-C or SIGTERM. See `sessionlake status` for each
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import threading
 from pathlib import Path
 
 from sessionlake.core.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -32,21 +27,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from sessionlake.app.signals import stop_on_signals
     from sessionlake.app.supervisor import PipelineOptions, run_pipeline
     from sessionlake.core.spark import get_session
     from sessionlake.ingest.config import load_sources
     from sessionlake.transform import Checks
 
     load_sources(args.config_dir, args.source)  # a broken source file fails here, before Spark starts
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("%s: stopping after the work in flight (again to stop at once)", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, request_stop)
+    stop = stop_on_signals()
     options = PipelineOptions(
         build_every=args.build_every,
         export_every=args.export_every,
