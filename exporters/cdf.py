@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -71,7 +71,7 @@ class Change:
     session_id: str | None
     change_type: str  # insert | update_postimage | delete | snapshot
     version: int
-    document: dict[str, Any] | None
+    document: Mapping[str, Any] | None
 
     @property
     def is_delete(self) -> bool:
@@ -127,8 +127,18 @@ def latest_changes(spark: SparkSession, table: str, start: int, end: int) -> Dat
     )
     rows = feed.select(KEY, "_change_type", "_commit_version", _documents(feed))
     keyed = F.coalesce(F.trim(F.col(KEY)) != "", F.lit(False))
-    latest = Window.partitionBy(KEY).orderBy(F.col("_commit_version").desc(), (F.col("_change_type") == "delete").asc())
-    deduped = rows.where(keyed).withColumn("_rank", F.row_number().over(latest)).where("_rank = 1").drop("_rank")
+    # The greatest (version, is an insert) per session, by a hash aggregate (no sort): the last commit wins,
+    # and within one commit an insert beats a delete.
+    last = F.max(
+        F.struct(
+            F.col("_commit_version"),
+            (F.col("_change_type") != "delete").alias("_kept"),
+            F.col("_change_type"),
+            F.col("_document"),
+        )
+    ).alias("_last")
+    deduped = rows.where(keyed).groupBy(KEY).agg(last).select(KEY, "_last._change_type", "_last._commit_version",
+                                                             "_last._document")  # fmt: skip
     return deduped.unionByName(rows.where(~keyed))
 
 
@@ -143,9 +153,41 @@ def snapshot(spark: SparkSession, table: str, version: int) -> DataFrame:
     )
 
 
+class RawDocument(Mapping[str, Any]):
+    """A document as the JSON text Spark wrote (`to_json`), parsed only if someone reads a field: the exporter
+    sends the text as it is, so the common path never parses and re-serialises a document."""
+
+    __slots__ = ("_parsed", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parsed: dict[str, Any] | None = None
+
+    def _fields(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = json.loads(self.text)
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields())
+
+    def __len__(self) -> int:
+        return len(self._fields())
+
+    def with_field(self, name: str, json_value: str) -> str:
+        """The text with one more top-level field (`json_value` already JSON), without parsing it."""
+        body = self.text.rstrip()
+        return (
+            f"{body[:-1]},{json.dumps(name)}:{json_value}}}" if body != "{}" else f"{{{json.dumps(name)}:{json_value}}}"
+        )
+
+
 def iter_changes(df: DataFrame) -> Iterator[Change]:
-    """Stream the changes to the driver one partition at a time."""
-    for row in df.toLocalIterator():
+    """Stream the changes to the driver one partition at a time (the next one computed meanwhile)."""
+    for row in df.toLocalIterator(prefetchPartitions=True):
         change_type = row["_change_type"]
-        document = None if change_type == "delete" else json.loads(row["_document"])
+        document = None if change_type == "delete" else RawDocument(row["_document"])
         yield Change(row[KEY], change_type, int(row["_commit_version"]), document)

@@ -63,6 +63,7 @@ class ExportConfig:
     max_versions_per_batch: int = 100  # the cursor advances at least this often
     bulk_chunk_size: int = 500  # documents per bulk request at most
     bulk_bytes: int = 10 * 1024 * 1024  # bytes per bulk request at most
+    bulk_threads: int = 2  # bulk requests in flight at once
     item_retries: int = 8  # 429/5xx answers for single documents
     initial_backoff: float = 1.0
     max_backoff: float = 60.0
@@ -85,5 +86,6 @@ class ExportConfig:
             max_versions_per_batch=export.max_versions_per_batch,
             bulk_chunk_size=export.bulk_docs,
             bulk_bytes=export.bulk_bytes,
+            bulk_threads=export.bulk_threads,
             build_lock=settings.build_lock,
         )

@@ -7,9 +7,10 @@ batch re-exported after a crash records its rejections once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
@@ -38,7 +39,7 @@ class DeadLetter:
     status: int | None  # None: refused before reaching the engine
     error_type: str
     reason: str
-    document: dict | None
+    document: Mapping[str, Any] | None
 
 
 def write(
@@ -65,7 +66,7 @@ def write(
             letter.status,
             letter.error_type,
             letter.reason,
-            None if letter.document is None else json.dumps(letter.document, sort_keys=True),
+            None if letter.document is None else json.dumps(dict(letter.document), sort_keys=True),
             now,
         )
         for letter in letters

@@ -27,6 +27,7 @@ from sessionlake.exporters.engines import SearchEngine
 
 log = logging.getLogger(__name__)
 FIRST_GENERATION = "000001"
+LOOKUP_CHUNK = 5_000  # ids per lookup search: two hits each stay within the default max_result_window (10,000)
 _WRITE_BLOCK = "index.blocks.write"
 
 
@@ -151,10 +152,11 @@ class IndexLayout:
         """The index each of these documents is in (searchable ones: refresh after writes); absent ids are left out.
         A document found in two indices (which export never does) is reported and the newest index kept."""
         wanted = sorted(set(ids))
-        if not wanted:
-            return {}
-        body = {"query": {"ids": {"values": wanted}}, "_source": False, "size": 2 * len(wanted)}
-        hits = self.client.search(index=self.alias, body=body)["hits"]["hits"]
+        hits: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            body = {"query": {"ids": {"values": chunk}}, "_source": False, "size": 2 * len(chunk)}
+            hits += self.client.search(index=self.alias, body=body)["hits"]["hits"]
         found: dict[str, str] = {}
         for hit in sorted(hits, key=lambda h: _generation_order(h["_index"])):
             if hit["_id"] in found:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -73,6 +74,41 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+def _read_ahead(batches: Iterator[list[T]], depth: int = 2) -> Iterator[list[T]]:
+    """The same batches, read by a thread up to `depth` ahead: Spark computes and ships the next changes while
+    the engine indexes these. An error of the reader is raised here; a consumer that stops early stops it."""
+    ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                while not done.is_set():
+                    try:
+                        ready.put(("batch", batch), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if done.is_set():
+                    return
+            ready.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            ready.put(("error", exc))
+
+    reader = threading.Thread(target=read, name="export-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        done.set()
+
+
 @dataclass(frozen=True)
 class Forgotten:
     """Sessions and players on the erasure deny-lists: their changes are exported as deletes."""
@@ -83,7 +119,8 @@ class Forgotten:
     def apply(self, change: Change) -> Change:
         if change.is_delete:
             return change
-        user_key = (change.document or {}).get("user_key")
+        # A player's key is only read (parsing the document) when some player was forgotten.
+        user_key = (change.document or {}).get("user_key") if self.user_keys else None
         if change.session_id in self.sessions or (user_key is not None and user_key in self.user_keys):
             return Change(change.session_id, "delete", change.version, None)
         return change
@@ -175,7 +212,7 @@ class Exporter:
         tally = BulkTally()
         letters: list[DeadLetter] = []
         erased = self._forgotten()
-        for group in _batches(iter_changes(changes), GROUP_SIZE):
+        for group in _read_ahead(_batches(iter_changes(changes), GROUP_SIZE)):
             keyed = [erased.apply(c) for c in group if c.session_id and c.session_id.strip()]
             letters += [
                 _letter(c, None, "missing_session_id", "session_id is null or blank")

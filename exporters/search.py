@@ -7,6 +7,7 @@ older state can never overwrite a newer one. Deletes carry a version too and lea
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -19,7 +20,7 @@ from pyspark.sql import types as T
 
 from sessionlake.core.errors import ConfigurationError, SessionlakeError, TransientError
 from sessionlake.core.settings import Settings
-from sessionlake.exporters.cdf import Change
+from sessionlake.exporters.cdf import Change, RawDocument
 from sessionlake.exporters.config import ExportConfig, SearchConfig
 from sessionlake.exporters.engines import engine_for
 from sessionlake.exporters.layout import IndexLayout, Layout
@@ -112,7 +113,13 @@ def to_action(change: Change, index: str, exported_at: str | None = None) -> dic
         "version_type": "external",
     }
     if not change.is_delete:
-        action["_source"] = change.document if exported_at is None else {**change.document, "exported_at": exported_at}
+        document = change.document
+        if isinstance(document, RawDocument):  # sent as Spark wrote it: no parse, no re-serialisation
+            action["_source"] = (
+                document.text if exported_at is None else document.with_field("exported_at", json.dumps(exported_at))
+            )
+        else:
+            action["_source"] = dict(document or {}) | ({} if exported_at is None else {"exported_at": exported_at})
     return action
 
 
@@ -162,7 +169,10 @@ class SearchIndex:
         self.layout = IndexLayout(self.client, self.engine, self.name, config.search.replicas, config.search.policy)
         self._helpers = self.engine.helpers
         self._bulk_client = self.engine.connect(config.search, retry_429=False) if client is None else client
-        self.chunk_size = config.bulk_chunk_size  # halved on each round with a 429, grown back after clean ones
+        # Back-pressure: a round with a 429 halves the bulks and sends them one at a time; clean rounds grow
+        # them back, and the concurrent bulks return with the full size.
+        self.chunk_size = config.bulk_chunk_size
+        self.threads = config.bulk_threads
         self._lifecycle_checked = False
 
     def exists(self) -> bool:
@@ -203,6 +213,20 @@ class SearchIndex:
                 log.info("index %s: mapped new fields %s", index, sorted(missing))
         return False
 
+    def _bulk(self, actions: Iterable[dict[str, Any]]) -> Iterator[tuple[bool, dict[str, Any]]]:
+        """The bulk helper's (ok, item) answers, `self.threads` bulks in flight. A whole bulk refused with 429
+        comes back as 429 for each of its documents."""
+        options: dict[str, Any] = {
+            "chunk_size": self.chunk_size,
+            "max_chunk_bytes": self.config.bulk_bytes,
+            "raise_on_error": False,
+            "raise_on_exception": True,
+            "ignore_status": (429,),
+        }
+        if self.threads > 1:
+            return self._helpers.parallel_bulk(self._bulk_client, actions, thread_count=self.threads, **options)
+        return self._helpers.streaming_bulk(self._bulk_client, actions, **options)
+
     def delete(self) -> None:
         """Delete every index behind the alias (the template stays)."""
         self.layout.drop()
@@ -223,16 +247,7 @@ class SearchIndex:
             retry: dict[str, Change] = {}
             exported_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
             actions = (to_action(c, where.get(c.session_id, self.name), exported_at) for c in pending.values())
-            for _ok, item in self._helpers.streaming_bulk(
-                self._bulk_client,
-                actions,
-                chunk_size=self.chunk_size,
-                max_chunk_bytes=self.config.bulk_bytes,
-                raise_on_error=False,
-                raise_on_exception=True,
-                ignore_status=(429,),  # a whole bulk refused with 429 comes back as 429 per document
-                max_retries=0,
-            ):
+            for _ok, item in self._bulk(actions):
                 op_type, result = next(iter(item.items()))
                 change = pending[result["_id"]]
                 status = int(result.get("status", 500))
@@ -256,8 +271,10 @@ class SearchIndex:
                     yield Rejection(change, status, error_type, reason)
             if not retry:
                 self.chunk_size = min(self.config.bulk_chunk_size, self.chunk_size * 2)
+                if self.chunk_size == self.config.bulk_chunk_size:
+                    self.threads = self.config.bulk_threads
                 return
-            self.chunk_size = max(MIN_CHUNK_SIZE, self.chunk_size // 2)
+            self.chunk_size, self.threads = max(MIN_CHUNK_SIZE, self.chunk_size // 2), 1
             if attempt < self.config.item_retries:
                 log.warning(
                     "%d document(s) got 429/5xx; retry %d/%d in %.1fs with bulks of %d",

@@ -28,6 +28,7 @@ from sessionlake.core.errors import ExitCode
 from sessionlake.core.settings import REPO_ROOT, Settings
 from sessionlake.exporters.cdf import Change
 from sessionlake.exporters.config import ExportConfig, SearchConfig
+from sessionlake.exporters.engines import installed_features
 from sessionlake.exporters.layout import Layout
 from sessionlake.exporters.runner import export, rebuild
 from sessionlake.exporters.search import BulkTally, SearchIndex
@@ -82,6 +83,8 @@ def test_export_writes_through_an_alias_over_indices_from_one_template(spark, en
 
     export(engine, spark, config=config)
 
+    # The engine under test is the one named (Elasticsearch's nodes carry x-pack modules, OpenSearch's none).
+    assert ("x-pack-core" in installed_features(client)) == (engine.search.engine == "elasticsearch")
     current = index.layout.resolve()
     assert current.layout is Layout.ALIAS
     assert current.indices == (f"{config.index}-000001",) and current.write_index == f"{config.index}-000001"

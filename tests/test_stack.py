@@ -155,21 +155,6 @@ def test_down_leaves_no_process_and_frees_the_ports(private_stack: Settings) -> 
     stack.down(private_stack)  # stopping a stopped stack is fine
 
 
-def test_opensearch_engine_is_selectable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from opensearchpy import OpenSearch
-
-    monkeypatch.setenv("SESSIONLAKE_SEARCH_ENGINE", "opensearch")
-    settings = _private_settings(tmp_path, offset=400)
-    try:
-        stack.up(settings, ["search"])
-        client = OpenSearch(settings.search_url, timeout=30)
-        assert client.info()["version"]["distribution"] == "opensearch"
-        assert client.cluster.health()["status"] in ("yellow", "green")
-    finally:
-        stack.down(settings, ["search"])
-    assert not port_open(settings.ports.search)
-
-
 def test_a_reused_pid_is_not_taken_for_ours(tmp_path: Path) -> None:
     settings = _private_settings(tmp_path, offset=400)
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)

@@ -165,6 +165,12 @@ _DECLARED = (
         "SESSIONLAKE_EXPORT_BULK_DOCS", "500", "documents per bulk (halved while the engine answers 429)", _G_EXPORT
     ),
     Variable("SESSIONLAKE_EXPORT_BULK_BYTES", "10mb", "largest bulk request body (b, kb, mb)", _G_EXPORT),
+    Variable(
+        "SESSIONLAKE_EXPORT_BULK_THREADS",
+        "2",
+        "bulk requests in flight at once (1 while the engine answers 429)",
+        _G_EXPORT,
+    ),  # fmt: skip
     Variable("SESSIONLAKE_PII_SECRET", None, "key of the keyed hash (16+ characters)", _G_PRIVACY, secret=True),
     Variable("SESSIONLAKE_PII_MASTER_KEY", None, "hex of 16/24/32 bytes; wraps the data keys", _G_PRIVACY, True),
     Variable(
@@ -359,6 +365,7 @@ class ExportSettings:
     max_versions_per_batch: int = field(default_factory=lambda: env_int("SESSIONLAKE_EXPORT_MAX_VERSIONS", 1))
     bulk_docs: int = field(default_factory=lambda: env_int("SESSIONLAKE_EXPORT_BULK_DOCS", 1))
     bulk_bytes: int = field(default_factory=lambda: env_bytes("SESSIONLAKE_EXPORT_BULK_BYTES"))
+    bulk_threads: int = field(default_factory=lambda: env_int("SESSIONLAKE_EXPORT_BULK_THREADS", 1))
 
 
 @dataclass(frozen=True)
