@@ -61,13 +61,21 @@ def strings_in_lake_files(root: Path) -> set[str]:
 def index_documents(pii_settings) -> list[dict]:
     client = search_client(pii_settings)
     client.indices.refresh(index=INDEX)
-    return [h["_source"] for h in client.search(index=INDEX, size=10_000, query={"match_all": {}})["hits"]["hits"]]
+    body = {"query": {"match_all": {}}, "size": 10_000}
+    return [h["_source"] for h in client.search(index=INDEX, body=body)["hits"]["hits"]]
 
 
 @pytest.fixture(scope="module")
-def pii_settings(settings):
-    """The session's settings, exporting to this module's own index."""
-    return replace(settings, export=replace(settings.export, index=INDEX))
+def pii_settings(settings, opensearch):
+    """The session's settings, exporting to this module's own index on OpenSearch: the erasure and the index
+    checks run on OpenSearch here, on Elasticsearch in the end-to-end test and tests/test_export.py, and on
+    both in tests/test_index_lifecycle.py."""
+    return replace(
+        settings,
+        ports=replace(settings.ports, search=opensearch.ports.search),
+        search=replace(settings.search, engine="opensearch"),
+        export=replace(settings.export, index=INDEX),
+    )
 
 
 def player_index(pii_settings) -> SearchIndex:
@@ -75,7 +83,7 @@ def player_index(pii_settings) -> SearchIndex:
 
 
 @pytest.fixture(scope="module")
-def lake(spark, pii_settings, search):
+def lake(spark, pii_settings):
     """Bronze loaded with a small generated workload, one dbt build, one export to the index."""
     player_index(pii_settings).layout.drop()
     workload = plan(GeneratorConfig(seed=7, sessions=8, users=3, malformed_ratio=0.0))
