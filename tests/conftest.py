@@ -31,6 +31,7 @@ SLOWEST_FIRST = (  # seconds per module in the two-worker run of 7 December 2026
     "test_ingest_exactly_once.py",  # ~490
     "test_s3_sqs_crash.py",  # ~260
     "test_export.py",  # ~300
+    "test_index_lifecycle.py",  # ~290 on a quiet machine (both engines, OpenSearch started)
     "test_cluster.py",  # ~140
 )
 

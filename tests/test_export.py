@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import replace
@@ -269,27 +268,6 @@ def test_snapshot_fallback_when_change_data_was_vacuumed(spark, settings, names,
     assert "falling back to a full snapshot export" in caplog.text
     assert (report.snapshots, report.deleted) == (1, 1)  # s2 removed: it is not in the snapshot
     assert set(_assert_index_equals_table(spark, config)) == {"s1", "s3", "s4"}
-
-
-def test_transient_refusals_are_retried_until_accepted(spark, settings, names) -> None:
-    table, config = names["table"], replace(names["config"], initial_backoff=0.5, max_backoff=1.0)
-    _create(spark, table)
-    index = SearchIndex(config)
-    index.ensure(spark.table(table).schema)
-    client = connect(config.search)
-    # What a full disk does: writes answer 429 until the block is lifted.
-    client.indices.put_settings(index=config.index, body={"index.blocks.read_only_allow_delete": True})
-    unblock = threading.Timer(
-        2.0,
-        lambda: client.indices.put_settings(index=config.index, body={"index.blocks.read_only_allow_delete": None}),
-    )
-    unblock.start()
-    tally = BulkTally()
-    started = time.monotonic()
-    rejected = list(index.apply([Change(f"s{i}", "insert", 1, {"session_id": f"s{i}"}) for i in range(5)], tally))
-    unblock.join()
-    assert rejected == [] and tally.upserted == 5
-    assert time.monotonic() - started >= 2.0
 
 
 def test_killed_exporter_resumes_without_loss_or_duplicates(spark, settings, names) -> None:

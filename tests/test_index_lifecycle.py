@@ -7,6 +7,7 @@ policies are validated offline (tests/test_export_units.py) and `index policy` m
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,14 +47,14 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     return settings
 
 
-@pytest.fixture
-def lake(spark: SparkSession, engine: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def _fresh(spark: SparkSession, engine: Settings, cursors: Path) -> tuple[str, ExportConfig]:
+    """A new schema with an empty sessions table, and an export of it to an index of its own."""
     suffix = uuid.uuid4().hex[:8]
     schema = f"lc_{suffix}"
     spark.sql(f"CREATE SCHEMA {schema}")
     config = ExportConfig(
         search=SearchConfig.from_settings(engine),
-        cursor_dir=str(tmp_path / "cursors"),
+        cursor_dir=str(cursors),
         table=f"{schema}.sessions",
         index=f"sessions-{suffix}",
         dead_letter_table=f"{schema}.export_dead_letters",
@@ -61,6 +62,22 @@ def lake(spark: SparkSession, engine: Settings, tmp_path: Path) -> Iterator[dict
         max_backoff=0.5,
     )
     _create(spark, config.table)
+    return schema, config
+
+
+def _keep_committing(spark: SparkSession, table: str, sessions: int, stop: threading.Event, pause: float) -> None:
+    """Until `stop`: update one of the first `sessions` sessions, insert a new one, pause."""
+    i = 0
+    while not stop.is_set():
+        spark.sql(f"UPDATE {table} SET metric_samples = metric_samples + 1 WHERE session_id = 's{i % sessions}'")
+        spark.sql(f"INSERT INTO {table} VALUES {_row(f'n{i}')}")
+        i += 1
+        stop.wait(pause)
+
+
+@pytest.fixture
+def lake(spark: SparkSession, engine: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    schema, config = _fresh(spark, engine, tmp_path / "cursors")
     index = SearchIndex(config)
     yield {"schema": schema, "config": config, "index": index, "client": index.client}
     index.layout.drop(template=True)
@@ -106,7 +123,7 @@ def test_export_writes_through_an_alias_over_indices_from_one_template(spark, en
 
 
 def test_late_upserts_follow_their_document_and_erasure_reaches_a_read_only_index(
-    spark, engine, lake, monkeypatch
+    spark, engine, lake, monkeypatch, capsys
 ) -> None:
     """After a rollover, a session's late data updates its document where it is (no copy in the new write
     index); a cold (write-blocked) index refuses an upsert, which is dead-lettered with the reason, and an
@@ -142,6 +159,11 @@ def test_late_upserts_follow_their_document_and_erasure_reaches_a_read_only_inde
     assert set(_where(client, config.index)) == {"s1", "s2"}
     assert index.layout.write_blocked([first, second]) == [first]  # the block is back
 
+    assert _cli(monkeypatch, engine, config, "show") == 0
+    shown = capsys.readouterr().out
+    assert f"{config.index}: alias, write index {second}" in shown
+    assert re.search(rf"{first} +2 docs .* read-only\n", shown) and re.search(rf"{second} +0 docs .* write\n", shown)
+
 
 def test_reindex_swaps_the_alias_to_a_new_index_while_export_goes_on(spark, engine, lake) -> None:
     config, client, index = lake["config"], lake["client"], lake["index"]
@@ -157,11 +179,7 @@ def test_reindex_swaps_the_alias_to_a_new_index_while_export_goes_on(spark, engi
     failures: list[BaseException] = []
 
     def commits() -> None:
-        i = 0
-        while not stop.is_set():
-            spark.sql(f"UPDATE {table} SET metric_samples = metric_samples + 1 WHERE session_id = 's{i % 20}'")
-            spark.sql(f"INSERT INTO {table} VALUES {_row(f'n{i}')}")
-            i += 1
+        _keep_committing(spark, table, 20, stop, 0.0)
 
     def exports() -> None:
         try:
@@ -207,9 +225,11 @@ def test_a_429_makes_bulks_smaller_until_the_engine_keeps_up(spark, engine, lake
     unblock.start()
     tally = BulkTally()
     changes = [Change(f"s{i}", "insert", 1, {"session_id": f"s{i}"}) for i in range(200)]
+    started = time.monotonic()
     rejected = list(index.apply(changes, tally))
     unblock.join()
-    assert rejected == [] and tally.upserted == 200
+    assert rejected == [] and tally.upserted == 200  # retried until the engine took them
+    assert time.monotonic() - started >= 2.0
     assert index.chunk_size < 64  # it came back with smaller bulks
     shrunk = index.chunk_size
     list(index.apply([Change("t", "insert", 2, {"session_id": "t"})], tally))
@@ -233,17 +253,7 @@ def test_policy_needs_the_engines_lifecycle_and_prints_a_valid_document(engine, 
 def test_continuous_export_rides_out_an_engine_outage(spark, settings, opensearch, tmp_path) -> None:
     """`sessionlake export --every 1s` while commits keep arriving and the engine is stopped, then started again:
     the outage is in `status`, and afterwards the index equals the table, one document per session."""
-    suffix = uuid.uuid4().hex[:8]
-    schema = f"outage_{suffix}"
-    spark.sql(f"CREATE SCHEMA {schema}")
-    config = ExportConfig(
-        search=SearchConfig.from_settings(opensearch),
-        cursor_dir=str(tmp_path / "unused"),
-        table=f"{schema}.sessions",
-        index=f"sessions-{suffix}",
-        dead_letter_table=f"{schema}.export_dead_letters",
-    )
-    _create(spark, config.table)
+    schema, config = _fresh(spark, opensearch, tmp_path / "unused")
     spark.sql(f"INSERT INTO {config.table} VALUES " + ", ".join(_row(f"s{i}") for i in range(10)))
     home = tmp_path / "exporter-home"
     env = os.environ | {
@@ -268,12 +278,7 @@ def test_continuous_export_rides_out_an_engine_outage(spark, settings, opensearc
     stop = threading.Event()
 
     def commits() -> None:
-        i = 0
-        while not stop.is_set():
-            spark.sql(f"UPDATE {config.table} SET log_lines = log_lines + 1 WHERE session_id = 's{i % 10}'")
-            spark.sql(f"INSERT INTO {config.table} VALUES {_row(f'n{i}')}")
-            i += 1
-            time.sleep(0.5)
+        _keep_committing(spark, config.table, 10, stop, 0.5)
 
     def until(condition: Any, seconds: float, what: str) -> None:
         deadline = time.monotonic() + seconds
