@@ -127,8 +127,8 @@ def latest_changes(spark: SparkSession, table: str, start: int, end: int) -> Dat
     )
     rows = feed.select(KEY, "_change_type", "_commit_version", _documents(feed))
     keyed = F.coalesce(F.trim(F.col(KEY)) != "", F.lit(False))
-    # The greatest (version, is an insert) per session, by a hash aggregate (no sort): the last commit wins,
-    # and within one commit an insert beats a delete.
+    # The greatest (version, is an insert) per session, in one aggregate (no window): the last commit wins, and
+    # within one commit an insert beats a delete.
     last = F.max(
         F.struct(
             F.col("_commit_version"),

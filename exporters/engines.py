@@ -3,6 +3,7 @@ few calls whose signatures differ between the official `elasticsearch` and `open
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +21,15 @@ RETRY_STATUSES = (429, 502, 503, 504)
 
 def retry_statuses(retry_429: bool) -> tuple[int, ...]:
     return RETRY_STATUSES if retry_429 else tuple(s for s in RETRY_STATUSES if s != 429)
+
+
+def policy_digest(policy: dict[str, Any]) -> str | None:
+    """The digest sessionlake stored in a policy it wrote (ILM: `_meta`, ISM: the description's end); the engines
+    return a policy with defaults filled in, so the digest, not the body, says whether it changed."""
+    if "_meta" in policy:
+        return policy["_meta"].get("digest")
+    match = re.search(r"digest ([0-9a-f]{64})$", policy.get("description", ""))
+    return match.group(1) if match else None
 
 
 def installed_features(client: Any) -> set[str]:
@@ -67,9 +77,14 @@ class SearchEngine(ABC):
     def validate_policy(self, document: dict[str, Any]) -> list[str]:
         """What is wrong with a policy document, checked offline."""
 
+    def template_options(self) -> dict[str, Any]:
+        """Engine-specific fields of the index template."""
+        return {}
+
     @abstractmethod
-    def put_policy(self, client: Any, name: str, document: dict[str, Any], indices: list[str]) -> bool:
-        """Create or update the policy and put `indices` (existing ones) under it; False when nothing changed."""
+    def put_policy(self, client: Any, name: str, document: dict[str, Any], alias: str, indices: list[str]) -> bool:
+        """Create or update the policy (False when the stored one has the same digest) and put the existing
+        `indices` of `alias` under it, rollover alias included."""
 
 
 class Elasticsearch(SearchEngine):
@@ -114,18 +129,23 @@ class Elasticsearch(SearchEngine):
     def validate_policy(self, document: dict[str, Any]) -> list[str]:
         return lifecycle.validate_ilm(document)
 
-    def put_policy(self, client: Any, name: str, document: dict[str, Any], indices: list[str]) -> bool:
+    def template_options(self) -> dict[str, Any]:
+        # Never auto-create an index of the pattern: a write racing a reindex's deletion of an old index must
+        # fail (and be redone from the cursor), not recreate the index outside the alias.
+        return {"allow_auto_create": False}
+
+    def put_policy(self, client: Any, name: str, document: dict[str, Any], alias: str, indices: list[str]) -> bool:
         from elasticsearch import NotFoundError
 
         try:
             current = client.ilm.get_lifecycle(name=name)[name]["policy"]
         except NotFoundError:
             current = None
-        changed = current is None or current.get("phases") != document["policy"]["phases"]
+        changed = current is None or policy_digest(current) != policy_digest(document["policy"])
         if changed:
             client.ilm.put_lifecycle(name=name, policy=document["policy"])
         for index in indices:
-            client.indices.put_settings(index=index, settings={"index.lifecycle.name": name})
+            client.indices.put_settings(index=index, settings=self.lifecycle_settings(name, alias))
         return changed
 
 
@@ -170,7 +190,7 @@ class OpenSearch(SearchEngine):
     def validate_policy(self, document: dict[str, Any]) -> list[str]:
         return lifecycle.validate_ism(document)
 
-    def put_policy(self, client: Any, name: str, document: dict[str, Any], indices: list[str]) -> bool:
+    def put_policy(self, client: Any, name: str, document: dict[str, Any], alias: str, indices: list[str]) -> bool:
         from opensearchpy.exceptions import NotFoundError
 
         path = f"/_plugins/_ism/policies/{name}"
@@ -178,16 +198,24 @@ class OpenSearch(SearchEngine):
             current = client.transport.perform_request("GET", path)
         except NotFoundError:
             current = None
-        if current is None:
-            client.transport.perform_request("PUT", path, body=document)
-        elif {k: v for k, v in current["policy"].items() if k in document["policy"]} != document["policy"]:
-            params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
-            client.transport.perform_request("PUT", path, params=params, body=document)
+        if current is not None and policy_digest(current["policy"]) == policy_digest(document["policy"]):
+            changed = False
         else:
-            return False
+            params = (
+                {}
+                if current is None
+                else {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
+            )
+            client.transport.perform_request("PUT", path, params=params, body=document)
+            changed = True
         for index in indices:
-            client.transport.perform_request("POST", f"/_plugins/_ism/add/{index}", body={"policy_id": name})
-        return True
+            client.indices.put_settings(index=index, body=self.lifecycle_settings(name, alias))
+            added = client.transport.perform_request("POST", f"/_plugins/_ism/add/{index}", body={"policy_id": name})
+            if added.get("failures") and changed:  # already managed: move it to the new version of the policy
+                client.transport.perform_request(
+                    "POST", f"/_plugins/_ism/change_policy/{index}", body={"policy_id": name}
+                )
+        return changed
 
 
 ENGINES: dict[str, SearchEngine] = {engine.name: engine for engine in (Elasticsearch(), OpenSearch())}

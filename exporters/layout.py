@@ -90,6 +90,7 @@ class IndexLayout:
             "index_patterns": [self.pattern],
             "priority": self.priority,
             "template": {"settings": settings, "mappings": {"dynamic": False, "properties": properties}},
+            **self.engine.template_options(),
         }
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         return body | {"_meta": {"managed_by": "sessionlake", "alias": self.alias, "digest": digest}}

@@ -13,6 +13,8 @@ so this is what runs here; the engines with the feature validate the same docume
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -76,7 +78,7 @@ def ilm_policy(plan: LifecyclePlan) -> dict[str, Any]:
     }
     if plan.delete_after:
         phases["delete"] = {"min_age": plan.delete_after, "actions": {"delete": {}}}
-    return {"policy": {"phases": phases, "_meta": {"managed_by": "sessionlake"}}}
+    return {"policy": {"phases": phases, "_meta": {"managed_by": "sessionlake", "digest": _digest(phases)}}}
 
 
 def ism_policy(plan: LifecyclePlan, pattern: str, priority: int) -> dict[str, Any]:
@@ -112,14 +114,19 @@ def ism_policy(plan: LifecyclePlan, pattern: str, priority: int) -> dict[str, An
     ]
     if plan.delete_after:
         states.append({"name": "delete", "actions": [{"delete": {}}], "transitions": []})
-    return {
-        "policy": {
-            "description": "sessionlake sessions: hot (writes, rollover), warm (late upserts), cold (read-only)",
-            "default_state": "hot",
-            "states": states,
-            "ism_template": [{"index_patterns": [pattern], "priority": priority}],
-        }
+    policy = {
+        "default_state": "hot",
+        "states": states,
+        "ism_template": [{"index_patterns": [pattern], "priority": priority}],
     }
+    description = "sessionlake sessions: hot (writes, rollover), warm (late upserts), cold (read-only)"
+    return {"policy": {"description": f"{description}; digest {_digest(policy)}", **policy}}
+
+
+def _digest(body: dict[str, Any]) -> str:
+    """What the engines store of a policy differs from what was sent (defaults filled in): a digest of what was
+    sent, kept in the policy, tells whether it changed."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 # ILM: the actions each phase allows (Elasticsearch reference, "Index lifecycle actions", 8.x).
@@ -187,8 +194,9 @@ def validate_ilm(document: dict[str, Any]) -> list[str]:
             continue
         spec = phases[phase]
         age = spec.get("min_age", "0ms")
-        problems += _time_problem(f"{phase}.min_age", age)
-        if not problems:
+        age_problems = _time_problem(f"{phase}.min_age", age)
+        problems += age_problems
+        if not age_problems:
             ages.append((phase, seconds(age)))
         for action, options in spec.get("actions", {}).items():
             if action not in ILM_PHASE_ACTIONS[phase]:

@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 from pyspark.sql import DataFrame, SparkSession
 
 from sessionlake.core import storage
+from sessionlake.core.backoff import Backoff
 from sessionlake.core.errors import ConfigurationError, SessionlakeError, summary
 from sessionlake.core.lock import build_lock
 from sessionlake.core.settings import Settings
@@ -38,7 +39,7 @@ from sessionlake.exporters.cdf import (
 from sessionlake.exporters.config import ExportConfig
 from sessionlake.exporters.cursor import Cursor, CursorError, CursorStore
 from sessionlake.exporters.dead_letters import DeadLetter
-from sessionlake.exporters.search import BulkTally, Rejection, SearchIndex, mapping_properties
+from sessionlake.exporters.search import BulkTally, Rejection, SearchExportError, SearchIndex, mapping_properties
 
 log = logging.getLogger(__name__)
 GROUP_SIZE = 5_000  # changes held in memory at once while their bulk answers come back
@@ -80,20 +81,24 @@ def _read_ahead(batches: Iterator[list[T]], depth: int = 2) -> Iterator[list[T]]
     ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
     done = threading.Event()
 
+    def hand_over(kind: str, value: object) -> bool:
+        """Queue one item, giving up when the consumer has stopped; False then."""
+        while not done.is_set():
+            try:
+                ready.put((kind, value), timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def read() -> None:
         try:
             for batch in batches:
-                while not done.is_set():
-                    try:
-                        ready.put(("batch", batch), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if done.is_set():
+                if not hand_over("batch", batch):
                     return
-            ready.put(("end", None))
+            hand_over("end", None)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
-            ready.put(("error", exc))
+            hand_over("error", exc)
 
     reader = threading.Thread(target=read, name="export-read-ahead", daemon=True)
     reader.start()
@@ -307,12 +312,32 @@ def rebuild(spark: SparkSession, config: ExportConfig) -> Rebuilt:
         report += builder.run_once()
         old = live.layout.swap(new)
         swapped = True
-        report += builder.run_once()
+        report += _catch_up(builder)
     finally:
-        builder.cursors.clear()
         if not swapped:
+            builder.cursors.clear()
             live.client.indices.delete(index=new, ignore_unavailable=True)
+    builder.cursors.clear()
     return Rebuilt(new, old, report)
+
+
+def _catch_up(builder: Exporter, attempts: int = 5) -> ExportReport:
+    """The rebuilt index's last catch-up, after the swap: what live exporters wrote to the deleted indices since the
+    builder's previous run is only in the table now, so this must succeed; retried with backoff, and on failure the
+    error says what to do (the builder's cursor is kept for nothing else: a new reindex starts afresh)."""
+    backoff = Backoff(initial=2.0, maximum=30.0)
+    for attempt in range(1, attempts + 1):
+        try:
+            return builder.run_once()
+        except Exception as exc:
+            if attempt == attempts:
+                raise SearchExportError(
+                    f"the alias now stands for {builder.config.index}, but catching it up with the last commits failed "
+                    f"({summary(exc)}): run `sessionlake index reindex` again"
+                ) from exc
+            log.warning("reindex catch-up failed (%s); retry %d/%d", summary(exc), attempt, attempts - 1)
+            time.sleep(backoff.next_delay())
+    raise AssertionError("unreachable")
 
 
 class ExportObserver(Protocol):
@@ -351,7 +376,9 @@ def export(
         started = time.monotonic()
         try:
             tick = exporter.run_once()
-        except (TableReplacedError, CursorError, RawPiiError, ConfigurationError):
+        except (TableReplacedError, CursorError, RawPiiError, ConfigurationError) as exc:
+            if observer:
+                observer.export_failed(summary(exc))
             raise  # the next tick would fail the same way: an operator has to act
         except TableMissingError as exc:
             if not waiting:

@@ -214,14 +214,14 @@ class SearchIndex:
         return False
 
     def _bulk(self, actions: Iterable[dict[str, Any]]) -> Iterator[tuple[bool, dict[str, Any]]]:
-        """The bulk helper's (ok, item) answers, `self.threads` bulks in flight. A whole bulk refused with 429
-        comes back as 429 for each of its documents."""
+        """The bulk helper's (ok, item) answers, `self.threads` bulks in flight. A whole bulk refused with 429 or
+        5xx comes back as that status for each of its documents."""
         options: dict[str, Any] = {
             "chunk_size": self.chunk_size,
             "max_chunk_bytes": self.config.bulk_bytes,
             "raise_on_error": False,
             "raise_on_exception": True,
-            "ignore_status": (429,),
+            "ignore_status": tuple(sorted(TRANSIENT_STATUSES)),  # retried per document, 429s with back-pressure
         }
         if self.threads > 1:
             return self._helpers.parallel_bulk(self._bulk_client, actions, thread_count=self.threads, **options)
@@ -360,4 +360,6 @@ class SearchIndex:
             {"terms": {"session_id": sessions[i : i + _TERMS_CHUNK]}} for i in range(0, len(sessions), _TERMS_CHUNK)
         ]
         query = {"query": {"bool": {"should": should, "minimum_should_match": 1}}, "_source": False}
-        return {(hit["_index"], hit["_id"]) for hit in self._helpers.scan(self.client, index=self.name, query=query)}
+        # The alias, and any index of its naming outside it (a reindex killed before its swap leaves one).
+        where = f"{self.name},{self.layout.pattern}"
+        return {(hit["_index"], hit["_id"]) for hit in self._helpers.scan(self.client, index=where, query=query)}

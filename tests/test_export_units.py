@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,13 +15,13 @@ from pyspark.sql import types as T
 from sessionlake.app.commands.export import interval
 from sessionlake.core.errors import ConfigurationError
 from sessionlake.core.settings import Settings
-from sessionlake.exporters.cdf import Change, RawPiiError, check_no_raw_pii, is_cdf_unavailable
+from sessionlake.exporters.cdf import Change, RawDocument, RawPiiError, check_no_raw_pii, is_cdf_unavailable
 from sessionlake.exporters.config import ExportConfig, SearchConfig
 from sessionlake.exporters.cursor import Cursor, CursorError, CursorStore
-from sessionlake.exporters.engines import ENGINES
+from sessionlake.exporters.engines import ENGINES, policy_digest
 from sessionlake.exporters.layout import IndexLayout
 from sessionlake.exporters.lifecycle import LifecyclePlan, ilm_policy, ism_policy, validate_ilm, validate_ism
-from sessionlake.exporters.runner import ExportReport
+from sessionlake.exporters.runner import ExportReport, _read_ahead
 from sessionlake.exporters.search import Outcome, classify, mapping_properties, to_action
 
 
@@ -172,6 +175,10 @@ def test_the_policies_are_valid_for_their_engine(engine: str, plan: LifecyclePla
     layout = IndexLayout(None, ENGINES[engine], "sessions")
     document = ENGINES[engine].policy_document(plan, layout.pattern, layout.priority)
     assert ENGINES[engine].validate_policy(document) == []
+    digest = policy_digest(document["policy"])
+    assert digest and len(digest) == 64  # what `index policy` compares with the stored policy
+    other = ENGINES[engine].policy_document(replace(plan, cold_after="99d"), layout.pattern, layout.priority)
+    assert policy_digest(other["policy"]) != digest
     text = json.dumps(document)
     assert plan.cold_after in text and (plan.delete_after is None or plan.delete_after in text)
 
@@ -234,3 +241,44 @@ def test_the_plan_refuses_phases_out_of_order(monkeypatch: pytest.MonkeyPatch) -
 def test_a_more_specific_alias_template_wins(alias: str, longer: str) -> None:
     engine = ENGINES["elasticsearch"]
     assert IndexLayout(None, engine, longer).priority > IndexLayout(None, engine, alias).priority
+
+
+def test_a_raw_document_is_sent_as_written_and_a_field_is_spliced_in() -> None:
+    document = RawDocument('{"session_id":"s\\"1","n":1} ')
+    assert json.loads(document.with_field("exported_at", '"2026-12-07T00:00:00Z"')) == {
+        "session_id": 's"1',
+        "n": 1,
+        "exported_at": "2026-12-07T00:00:00Z",
+    }
+    assert RawDocument("{}").with_field("x", "1") == '{"x":1}'
+    # A field of that name already there is replaced, never duplicated.
+    assert json.loads(RawDocument('{"exported_at":"old","n":2}').with_field("exported_at", '"new"')) == {
+        "exported_at": "new",
+        "n": 2,
+    }
+    assert dict(document) == {"session_id": 's"1', "n": 1} and document.get("missing") is None
+
+
+def test_read_ahead_hands_over_errors_and_stops_with_its_consumer() -> None:
+    def failing():
+        yield [1]
+        raise RuntimeError("spark went away")
+
+    with pytest.raises(RuntimeError, match="spark went away"):
+        list(_read_ahead(failing()))
+
+    produced: list[int] = []
+
+    def endless():
+        for i in range(10_000):
+            produced.append(i)
+            yield [i]
+
+    batches = _read_ahead(endless(), depth=2)
+    assert next(batches) == [0]
+    batches.close()  # the consumer stops early (a failed bulk): the reader gives up instead of blocking
+    time.sleep(1.5)
+    settled = len(produced)
+    time.sleep(1.0)
+    assert len(produced) == settled < 10
+    assert not [t for t in threading.enumerate() if t.name == "export-read-ahead"]

@@ -85,8 +85,9 @@ def engine_settings(engine: str, home: Path, port_base: int) -> Settings:
     return Settings(home=home, ports=ports, search=SearchSettings(engine=engine))
 
 
-def config_for(settings: Settings, table: str, index: str, home: Path) -> ExportConfig:
+def config_for(settings: Settings, table: str, index: str, home: Path, threads: int = 2) -> ExportConfig:
     return ExportConfig(
+        bulk_threads=threads,
         search=SearchConfig.from_settings(settings),
         cursor_dir=str(home / "cursors" / index),
         table=table,
@@ -95,11 +96,11 @@ def config_for(settings: Settings, table: str, index: str, home: Path) -> Export
     )
 
 
-def exporter_run(spark: SparkSession, settings: Settings, home: Path, changed: int) -> float:
+def exporter_run(spark: SparkSession, settings: Settings, home: Path, changed: int, threads: int) -> float:
     """Seconds of `Exporter.run_once()` for one commit of `changed` new sessions (index and cursor made before)."""
     table = f"bench.t_{uuid.uuid4().hex[:8]}"
     create_table(spark, table, 0)
-    config = config_for(settings, table, f"exp-{uuid.uuid4().hex[:8]}", home)
+    config = config_for(settings, table, f"exp-{uuid.uuid4().hex[:8]}", home, threads)
     exporter = Exporter(spark, config)
     exporter.run_once()  # the empty table: the index and a cursor at version 1
     sessions(spark, changed).write.format("delta").mode("append").saveAsTable(table)
@@ -112,7 +113,7 @@ def exporter_run(spark: SparkSession, settings: Settings, home: Path, changed: i
     return seconds
 
 
-def bare_run(spark: SparkSession, settings: Settings, home: Path, changed: int) -> float:
+def bare_run(spark: SparkSession, settings: Settings, home: Path, changed: int, threads: int) -> float:
     """Seconds of a bare `helpers.streaming_bulk` of the same documents, already in memory, into an index with
     the same mapping (plain index operations, the client's defaults but the exporter's chunk size)."""
     latest = table_state(spark, "bench.documents").latest_version
@@ -133,16 +134,19 @@ def bare_run(spark: SparkSession, settings: Settings, home: Path, changed: int) 
     return seconds
 
 
-def throughput(spark: SparkSession, settings: Settings, home: Path, changed: int, repeat: int) -> dict[str, Any]:
+def throughput(
+    spark: SparkSession, settings: Settings, home: Path, changed: int, repeat: int, threads: int
+) -> dict[str, Any]:
     """A warm-up of both sides, then `repeat` rounds with the side that goes first alternating."""
     if not spark.catalog.tableExists("bench.documents"):
         create_table(spark, "bench.documents", changed)
-    exporter_run(spark, settings, home, min(changed, 20_000))
-    bare_run(spark, settings, home, min(changed, 20_000))
+    exporter_run(spark, settings, home, min(changed, 20_000), threads)
+    bare_run(spark, settings, home, min(changed, 20_000), threads)
     ratios, exporter_rates, bare_rates = [], [], []
     for round_ in range(repeat):
         sides = [("exporter", exporter_run), ("bare", bare_run)]
-        times = {name: run(spark, settings, home, changed) for name, run in (sides if round_ % 2 == 0 else sides[::-1])}
+        order = sides if round_ % 2 == 0 else sides[::-1]
+        times = {name: run(spark, settings, home, changed, threads) for name, run in order}
         ratios.append(times["bare"] / times["exporter"])
         exporter_rates.append(changed / times["exporter"])
         bare_rates.append(changed / times["bare"])
@@ -185,6 +189,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--touched", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3, help="throughput rounds after the warm-up")
+    parser.add_argument("--threads", type=int, default=2, help="the exporter's bulks in flight (the baseline: 1)")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("SESSIONLAKE_BENCH_PORT_BASE", "24500")))
     args = parser.parse_args()
     os.environ.setdefault("SESSIONLAKE_PII_SECRET", secrets.token_hex(32))
@@ -202,7 +207,7 @@ def main() -> None:
             stack.up(settings, components=["search"])
             try:
                 results[engine] = {
-                    "throughput": throughput(spark, settings, home, args.changed, args.repeat),
+                    "throughput": throughput(spark, settings, home, args.changed, args.repeat, args.threads),
                     "flatness": flatness(spark, settings, home, sorted(args.sizes), args.touched),
                 }
                 print(json.dumps({engine: results[engine]}), flush=True)

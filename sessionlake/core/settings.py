@@ -206,7 +206,7 @@ def env_int(name: str, minimum: int = 0) -> int:
 
 
 _BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
-_TIME_VALUE = re.compile(r"[1-9][0-9]*(d|h|m|s|ms)|0(d|h|m|s|ms)?")
+_TIME_VALUE = re.compile(r"[0-9]+(d|h|m|s|ms)")
 
 
 def byte_size(text: str) -> int:

@@ -96,7 +96,7 @@ def _policy(args: argparse.Namespace, settings: Settings) -> int:
     if index.client.indices.exists_index_template(name=layout.template_name):
         [current] = index.client.indices.get_index_template(name=layout.template_name)["index_templates"]
         properties |= current["index_template"]["template"].get("mappings", {}).get("properties", {})
-    changed = index.engine.put_policy(index.client, name, document, list(layout.resolve().indices))
+    changed = index.engine.put_policy(index.client, name, document, layout.alias, list(layout.resolve().indices))
     layout.put_template(properties)
     print(f"{index.engine.lifecycle_name} policy {name}: {'written' if changed else 'unchanged'}; template "
           f"{layout.template_name} puts new {layout.pattern} indices under it")  # fmt: skip
