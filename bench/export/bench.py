@@ -55,7 +55,7 @@ ROW = """
 
 
 def sessions(spark: SparkSession, rows: int) -> DataFrame:
-    return spark.range(rows).selectExpr(*split_columns(ROW))
+    return spark.sql(f"select {ROW} from range({rows})")
 
 
 def create_table(spark, table: str, rows: int) -> None:
@@ -64,20 +64,6 @@ def create_table(spark, table: str, rows: int) -> None:
     spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
     if rows:
         sessions(spark, rows).write.format("delta").mode("append").saveAsTable(table)
-
-
-def split_columns(text: str) -> list[str]:
-    """The ROW expressions one by one (commas inside parentheses kept)."""
-    parts, depth, current = [], 0, ""
-    for char in text:
-        depth += char in "("
-        depth -= char in ")"
-        if char == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += char
-    return parts + [current.strip()] if current.strip() else parts
 
 
 def engine_settings(engine: str, home: Path, port_base: int) -> Settings:
