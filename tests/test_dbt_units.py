@@ -10,10 +10,11 @@ import time
 
 import pytest
 
+from sessionlake.core.intervals import parse_interval
 from sessionlake.core.lock import BuildLocked, build_lock
 from sessionlake.privacy.keys import pseudonymize
 from sessionlake.transform import Checks
-from sessionlake.transform.schedule import parse_interval, run_every
+from sessionlake.transform.schedule import run_every
 
 
 def test_pseudonymize_is_hmac_sha256():

@@ -29,6 +29,7 @@ COMMANDS = (
     "forget",
     "retention",
     "rotate_master_key",
+    "add_source",
 )
 
 

@@ -32,11 +32,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from sessionlake.core.intervals import parse_interval
     from sessionlake.core.spark import get_session
     from sessionlake.ingest.config import bronze_tables
     from sessionlake.transform import Checks, build, maintenance
     from sessionlake.transform.inputs import BronzeInputs
-    from sessionlake.transform.schedule import parse_interval, run_every
+    from sessionlake.transform.schedule import run_every
 
     if args.restore and args.to_version is None:
         raise ConfigurationError("--restore needs --to-version (see --history)")

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 from pyspark.sql import SparkSession
 
 from sessionlake import stack
-from sessionlake.app.pipeline import layer_counts, run_cycle
 from sessionlake.core.errors import SessionlakeError
 from sessionlake.core.settings import Settings
 from sessionlake.core.spark import get_session
@@ -50,6 +49,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed, sessions=args.sessions, late_ratio=0.2, malformed_ratio=0.02, start=recent_start()
         )
     )
+    from sessionlake.app.pipeline import run_cycle  # dbt: imported by the commands that use it
+
     spark = get_session(settings, "sessionlake-demo")
     for phase in (MAIN, LATE):
         print(f"== phase {phase}: delivering the workload")
@@ -68,6 +69,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _summary(settings: Settings, spark: SparkSession) -> None:
+    from sessionlake.app.pipeline import layer_counts
     from sessionlake.exporters.search import search_client
 
     print("\n== rows per layer")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sessionlake.core.intervals import parse_interval
 from sessionlake.core.settings import Settings
-from sessionlake.transform.schedule import parse_interval
 
 
 def interval(text: str) -> float:

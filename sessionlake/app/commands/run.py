@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sessionlake.app.pipeline import run_cycle
 from sessionlake.core.errors import ExitCode
 from sessionlake.core.settings import Settings
-from sessionlake.core.spark import get_session
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from sessionlake.app.pipeline import run_cycle  # dbt and Spark: imported by the commands that use them
+    from sessionlake.core.spark import get_session
+
     cycle = run_cycle(settings, get_session(settings, "sessionlake-run"))
     print(f"ingest: {cycle.ingest}")
     print(f"build:  {cycle.build}")
