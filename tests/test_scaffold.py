@@ -50,7 +50,7 @@ def spec(tmp_path: Path, **overrides) -> SourceSpec:
     sample = read_sample(write_sample(tmp_path / "sample.ndjson", RECORDS))
     pii = tuple(pii_candidates(sample.fields))
     values = dict(name="matchmaking_events", service="matchmaking", kind="kafka", sample=sample,
-                  sample_name="sample.ndjson", pii=pii, topic="matchmaking-events")  # fmt: skip
+                  sample_name="sample.ndjson", pii=pii, location="matchmaking-events")  # fmt: skip
     return SourceSpec(**(values | overrides))
 
 
@@ -170,9 +170,7 @@ def test_names_and_the_sample_are_checked(project: Path, tmp_path: Path) -> None
 
 
 def test_an_s3_source_reads_its_bucket_and_queue(project: Path, tmp_path: Path) -> None:
-    new_source(project, spec(tmp_path, kind="s3-sqs", topic=None, bucket="mm-logs", queue="mm-logs-events")).apply(
-        project
-    )
+    new_source(project, spec(tmp_path, kind="s3-sqs", location="mm-logs")).apply(project)
     source = next(s for s in load_sources(project / "ingest" / "sources") if s.name == "matchmaking_events")
     assert (
         source.s3_sqs.bucket == "mm-logs" and source.s3_sqs.queue == "mm-logs-events" and source.trigger == "1 minute"

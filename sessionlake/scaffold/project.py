@@ -192,7 +192,7 @@ def schema_change(root: Path, name: str, sample: Sample, sample_name: str) -> Pl
     table = tables[0] if tables else name
     found = _find_dbt_source(root, table)
     service = found[1] if found else name
-    spec = SourceSpec(name=table, service=service, kind=source.get("kind", "kafka"), sample=sample,
+    spec = SourceSpec(name=table, service=service, kind=source["kind"], sample=sample,
                       sample_name=sample_name, pii=candidates)  # fmt: skip
     changes = [Change(source_path, source_text, _with_new_properties(source_text, schema, new_fields, candidates))]
     if found is None:
@@ -201,9 +201,9 @@ def schema_change(root: Path, name: str, sample: Sample, sample_name: str) -> Pl
     folder = found[0]
     rel = folder.relative_to(root).as_posix()
     sources_path = next(folder.glob("_*__sources.yml"))
-    metadata = rf"^\s+- name: {render.KIND_METADATA.get(spec.kind, '_ingested_at')}\s*$"
+    metadata = rf"^\s+- name: {spec.template.version_column}\s*$"
     sources_text = sources_path.read_text()
-    metadata = rf"^\s+- name: {render.KIND_METADATA.get(spec.kind, '_ingested_at')}\s*$"
+    metadata = rf"^\s+- name: {spec.template.version_column}\s*$"
     edited = _insert_before(sources_text, metadata, render.source_columns(spec, new_fields), sources_path.name)
     changes.append(Change(f"{rel}/{sources_path.name}", sources_text, edited))
     model = folder / f"stg_{service}__{table}.sql"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,6 @@ _RESERVED = frozenset(
 )
 # Documented once in models/docs.md: a column of this name points at its doc block.
 DOC_BLOCKS = frozenset({"event_id", "session_id", "event_time", "log_time", "user_key", "email_key", "ip_key"})
-KIND_METADATA = {"kafka": "_kafka_timestamp", "s3-sqs": "_file_modification_time"}
 BRONZE_METADATA = ("_ingested_at", "_batch_id", "_ingest_date", "_raw")
 SILVER_METADATA = {
     "_ingested_at": ["not_null"],
@@ -33,13 +33,63 @@ SILVER_METADATA = {
     "_versions_seen": [],
     "_loaded_at": ["not_null"],
 }
-SOURCE_TRIGGER = {"kafka": "30 seconds", "s3-sqs": "1 minute"}
+
+
+@dataclass(frozen=True)
+class KindTemplate(ABC):
+    """What a reader kind adds to a new source: its YAML section, where its records come from, the bronze
+    column that orders a re-sent event's versions, and a trigger that suits it."""
+
+    version_column: str
+    trigger: str
+
+    @abstractmethod
+    def section(self, spec: SourceSpec) -> list[str]: ...
+
+    @abstractmethod
+    def origin(self, spec: SourceSpec) -> str: ...
+
+
+class KafkaTemplate(KindTemplate):
+    def section(self, spec: SourceSpec) -> list[str]:
+        return [
+            "kafka:",
+            f"  topics: [{quote(spec.location)}]",
+            "  starting_offsets: earliest",
+            "  max_offsets_per_trigger: 200000",
+            "  fail_on_data_loss: true",
+            "  include_headers: true",
+        ]
+
+    def origin(self, spec: SourceSpec) -> str:
+        return f"Kafka topic `{spec.location}`"
+
+
+class S3SqsTemplate(KindTemplate):
+    def section(self, spec: SourceSpec) -> list[str]:
+        return ["s3_sqs:", f"  queue: {quote(self.queue(spec))}", f"  bucket: {quote(spec.location)}",
+                "  max_files_per_trigger: 1000"]  # fmt: skip
+
+    def origin(self, spec: SourceSpec) -> str:
+        return f"S3 bucket `{spec.location}` (announced on SQS `{self.queue(spec)}`)"
+
+    @staticmethod
+    def queue(spec: SourceSpec) -> str:
+        return spec.queue or f"{spec.location}-events"
+
+
+# One per reader kind of ingest/config.py's KINDS.
+TEMPLATES: dict[str, KindTemplate] = {
+    "kafka": KafkaTemplate(version_column="_kafka_timestamp", trigger="30 seconds"),
+    "s3-sqs": S3SqsTemplate(version_column="_file_modification_time", trigger="1 minute"),
+}
 
 
 @dataclass(frozen=True)
 class SourceSpec:
     """A new source: its name (the bronze table), its service (the dbt source and staging folder), where
-    its records come from, the sample, and the PII candidates found in it."""
+    its records come from (`location`: the Kafka topic or the S3 bucket; `queue`: an S3 source's queue,
+    default `<bucket>-events`), the sample, and the PII candidates found in it."""
 
     name: str
     service: str
@@ -47,8 +97,7 @@ class SourceSpec:
     sample: Sample
     sample_name: str
     pii: tuple[PiiCandidate, ...]
-    topic: str | None = None
-    bucket: str | None = None
+    location: str = ""
     queue: str | None = None
     session_metrics: bool = False
 
@@ -70,10 +119,12 @@ class SourceSpec:
         return next((c for c in self.pii if c.field == name), None)
 
     @property
+    def template(self) -> KindTemplate:
+        return TEMPLATES[self.kind]
+
+    @property
     def origin(self) -> str:
-        return (
-            f"Kafka topic `{self.topic}`" if self.kind == "kafka" else f"S3 bucket `{self.bucket}` (SQS `{self.queue}`)"
-        )
+        return self.template.origin(self)
 
 
 def quote(value: str) -> str:
@@ -115,22 +166,7 @@ def source_yaml(spec: SourceSpec) -> str:
         '# (docs/ingest.md, "Adding a source"; docs/contributing.md).',
         f"kind: {spec.kind}",
     ]
-    if spec.kind == "kafka":
-        lines += [
-            "kafka:",
-            f"  topics: [{quote(spec.topic or '')}]",
-            "  starting_offsets: earliest",
-            "  max_offsets_per_trigger: 200000",
-            "  fail_on_data_loss: true",
-            "  include_headers: true",
-        ]
-    else:
-        lines += [
-            "s3_sqs:",
-            f"  queue: {quote(spec.queue or '')}",
-            f"  bucket: {quote(spec.bucket or '')}",
-            "  max_files_per_trigger: 1000",
-        ]
+    lines += spec.template.section(spec)
     required = [name for name in ("event_id", "session_id") if spec.sample.get(name)]
     lines += ["schema:", "  type: object", f"  required: [{', '.join(required)}]", "  properties:"]
     for entry in spec.sample.fields:
@@ -142,13 +178,13 @@ def source_yaml(spec: SourceSpec) -> str:
         lines.append("# PII candidates, confirm each (docs/pii.md):")
         lines += [f"#   {c.field}: {c.reason}" for c in spec.pii]
         lines.append(f"pii: [{', '.join(quote(c.field) for c in spec.pii)}]")
-    lines += [f"trigger: {SOURCE_TRIGGER[spec.kind]}", "targets:", f"  - table: {spec.name}"]
+    lines += [f"trigger: {spec.template.trigger}", "targets:", f"  - table: {spec.name}"]
     return "\n".join(lines) + "\n"
 
 
 def dbt_sources_yaml(spec: SourceSpec) -> str:
     """models/staging/<service>/_<service>__sources.yml"""
-    version_order = KIND_METADATA[spec.kind]
+    version_order = spec.template.version_column
     lines = [
         "version: 2",
         "",

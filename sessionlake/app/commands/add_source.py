@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sessionlake.core.settings import REPO_ROOT, Settings
 from sessionlake.scaffold.pii import PiiCandidate, pii_candidates
+from sessionlake.scaffold.render import TEMPLATES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("name", help="the source and its bronze table, lower_snake_case (e.g. matchmaking_events)")
     parser.add_argument("--sample", type=Path, required=True, help="newline-delimited JSON records of the source")
-    parser.add_argument("--kind", choices=("kafka", "s3-sqs"), help="required for a new source")
+    parser.add_argument("--kind", choices=sorted(TEMPLATES), help="required for a new source")
     parser.add_argument("--service", help="the dbt source and staging folder (default: NAME before its last _part)")
     parser.add_argument("--topic", help="kafka: the topic (default: NAME with dashes)")
     parser.add_argument("--bucket", help="s3-sqs: the bucket (default: NAME with dashes)")
@@ -59,8 +60,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.kind is None:
         raise ConfigurationError(f"{args.name} is a new source: --kind kafka or --kind s3-sqs is required")
-    dashed = args.name.replace("_", "-")
-    bucket = args.bucket or dashed
     spec = SourceSpec(
         name=args.name,
         service=args.service or (args.name.rsplit("_", 1)[0] if "_" in args.name else args.name),
@@ -68,9 +67,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sample=sample,
         sample_name=args.sample.name,
         pii=tuple(pii_candidates(sample.fields)),
-        topic=(args.topic or dashed) if args.kind == "kafka" else None,
-        bucket=bucket if args.kind == "s3-sqs" else None,
-        queue=(args.queue or f"{bucket}-events") if args.kind == "s3-sqs" else None,
+        location=args.topic or args.bucket or args.name.replace("_", "-"),
+        queue=args.queue,
         session_metrics=args.session_metrics,
     )
     plan = new_source(root, spec)
