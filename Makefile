@@ -36,9 +36,10 @@ $(JARS)/%/.resolved: jvm/%/pom.xml jvm/settings.xml $$(shell find jvm/$$*/src -t
 demo: setup
 	$(BIN)/sessionlake demo
 
+# The pull-request checks, without the stack: ruff, source YAML, dbt parse, raw PII in models, sqlfluff
+# (docs/contributing.md). `sessionlake check --changed` looks at a branch's changes only.
 lint: venv
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/sessionlake check
 
 # Two workers, each with its own local stack, each taking whole test modules, slowest first
 # (tests/conftest.py); TEST_WORKERS=0 runs them in this process.
@@ -47,7 +48,7 @@ test: setup lint
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The fast tier: tests that need no stack and no Spark (tests/conftest.py marks them), in one process.
-test-fast: venv lint
+test-fast: venv
 	$(BIN)/pytest -m fast -p no:xdist -q
 
 clean:

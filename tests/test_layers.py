@@ -17,7 +17,7 @@ PACKAGE_DIRS["sessionlake.exporters"] = REPO_ROOT / "exporters"
 
 FOUNDATION = {"core"}
 STAGES = {"ingest", "transform", "exporters", "privacy"}
-TOOLING = {"stack", "generator", "scaffold"}
+TOOLING = {"stack", "generator", "scaffold", "check"}
 APPLICATION = {"app"}
 # Which layers each layer may import: the foundation nothing above it, a stage only the foundation, the
 # developer tooling the foundation, the stages and itself, the application everything.

@@ -30,6 +30,7 @@ COMMANDS = (
     "retention",
     "rotate_master_key",
     "add_source",
+    "check",
 )
 
 

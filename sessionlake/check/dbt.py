@@ -1,0 +1,85 @@
+"""`dbt parse` of the project (in-process, partial parsing kept between runs), then the PII rule on what it
+parsed: a model that reads a source must name the source's PII columns (`meta: {pii: ...}`) only inside
+`protect_pii` (the vault, schema `pii`, encrypts them), and no model may document a column named like one.
+The build's guard (assert_no_raw_pii) still checks every value at run time; this names the file and line
+before anything runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sessionlake.check.runner import Problem, Scope, Step
+
+_PATH = re.compile(r"[\w./-]+\.(?:sql|yml|yaml|csv|md)")
+_COMMENTS = re.compile(r"\{#.*?#\}|--[^\n]*", re.DOTALL)
+
+
+class DbtParse(Step):
+    name = "dbt (parse, PII in models)"
+
+    def run(self, scope: Scope) -> list[Problem]:
+        from dbt.cli.main import dbtRunner  # dbt is imported by the step that uses it
+
+        work = scope.work_dir
+        result = dbtRunner().invoke([
+            "parse", "--quiet",
+            "--project-dir", str(scope.root), "--profiles-dir", str(scope.root / "profiles"),
+            "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--target", "local",
+        ])  # fmt: skip
+        if not result.success:
+            message = str(result.exception or "dbt parse failed (see the log under the check's work folder)")
+            return [Problem(_file_named(scope.root, message), None, " ".join(message.split()))]
+        return pii_problems(result.result, scope)
+
+
+def _file_named(root: Path, message: str) -> str:
+    """The project file a dbt error names (dbt names model files relative to a model path)."""
+    for name in _PATH.findall(message):
+        for candidate in (name, f"models/{name}", f"macros/{name}"):
+            if (root / candidate).is_file():
+                return candidate
+    return "dbt_project.yml"
+
+
+def _pii_columns(manifest: Any) -> dict[str, set[str]]:
+    """Source unique id -> its columns declared PII."""
+    return {
+        uid: {name for name, column in source.columns.items() if "pii" in (column.meta or {})}
+        for uid, source in manifest.sources.items()
+    }
+
+
+def pii_problems(manifest: Any, scope: Scope) -> list[Problem]:
+    pii = _pii_columns(manifest)
+    every_pii = set().union(*pii.values()) if pii else set()
+    problems = []
+    for node in manifest.nodes.values():
+        if node.resource_type.value != "model" or not scope.wants(node.original_file_path):
+            continue
+        if node.config.schema == "pii":  # the vault: reads raw PII to encrypt it (its guard checks values)
+            continue
+        columns = set().union(*(pii.get(uid, set()) for uid in node.depends_on.nodes))
+        code = _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), node.raw_code)
+        for number, line in enumerate(code.splitlines(), start=1):
+            for column in sorted(columns):
+                if re.search(rf"(?<![\w'\"`.]){re.escape(column)}(?![\w'\"`])", line):
+                    problems.append(Problem(
+                        node.original_file_path, number,
+                        f"raw PII column `{column}` outside protect_pii: use"
+                        f" {{{{ protect_pii('{column}', ...) }}}} (docs/pii.md)",
+                    ))  # fmt: skip
+        if node.patch_path:
+            patch = node.patch_path.split("://", 1)[-1]
+            for name in node.columns:
+                if name in every_pii:
+                    line = _line_of(scope.root / patch, f"name: {name}")
+                    problems.append(Problem(patch, line, f"{node.name}.{name}: a model column named like a PII column"))
+    return problems
+
+
+def _line_of(path: Path, needle: str) -> int | None:
+    if not path.exists():
+        return None
+    return next((n for n, line in enumerate(path.read_text().splitlines(), start=1) if needle in line), None)
