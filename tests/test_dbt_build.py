@@ -496,7 +496,14 @@ def test_plain_dbt_over_the_thrift_server_builds_the_same_tables_and_serves_bi_c
     assert {"session_events", "stream_metrics", "client_logs", "billing_logs"} <= set(checked)
     plain_dbt("docs", "generate")
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
-    assert "session_id" in {c.lower() for c in catalog["nodes"]["model.sessionlake.sessions"]["columns"]}
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    # The analysts' docs hold every model, and each model's documented columns are its table's columns.
+    models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    assert len(models) >= 11 and set(models) <= set(catalog["nodes"])
+    for uid, node in models.items():
+        in_table = {c.lower() for c in catalog["nodes"][uid]["columns"]}
+        documented = {c.lower() for c, column in node["columns"].items() if column.get("description")}
+        assert in_table == documented, f"{uid}: undocumented {in_table - documented}, absent {documented - in_table}"
 
     history = spark.sql("describe history gold.sessions limit 1").collect()[0]
     assert history["operation"] in ("CREATE OR REPLACE TABLE AS SELECT", "REPLACE TABLE AS SELECT")

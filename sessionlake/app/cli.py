@@ -31,6 +31,7 @@ COMMANDS = (
     "rotate_master_key",
     "add_source",
     "check",
+    "docs",
 )
 
 
