@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import re
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -292,6 +293,26 @@ def test_status_reports_the_freshness_of_the_sessions_gold_changed(project, spar
     changed = spark.sql("select count(*) from gold.sessions where updated_at > now() - interval 1 hour").first()[0]
     assert f"freshness of the {changed} sessions changed in the last 60 minutes" in line, line
     assert re.search(r"event -> gold p50 \S+.*, p95 \S+.*; bronze -> gold p50 \S+.*, p95 \S+", line), line
+
+
+def test_source_freshness_is_checked_and_shown_by_status(project, spark, settings, capsys):
+    """`sessionlake build --freshness` (dbt source freshness on the session target); `status` reads its report."""
+    from sessionlake.app.commands.build import _freshness
+    from sessionlake.app.commands.status import _print_source_freshness
+    from sessionlake.transform.freshness import read_freshness, report_path
+
+    assert _freshness(settings) == 0  # bronze rows of the last minutes: within every warn_after
+    out = capsys.readouterr().out
+    assert re.search(r"session_manager\.session_events\s+pass\s+newest row (\d+[smh] )+old", out), out
+    report = {e.source: e for e in read_freshness(report_path(settings))}
+    assert {
+        "session_manager.session_events",
+        "streamer.stream_metrics",
+        "client.client_logs",
+        "billing.billing_logs",
+    } <= set(report)
+    _print_source_freshness(list(report.values()), time.time())
+    assert "source freshness (dbt, checked" in capsys.readouterr().out
 
 
 def test_build_refuses_to_run_without_the_pii_secret(project, spark, settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import threading
@@ -124,3 +125,27 @@ def test_the_build_loop_runs_the_key_tests_and_every_check_runs_all(tmp_path, mo
     every = _selected_checks(Checks.ALL, tmp_path)
     assert set(loop) < set(every)
     assert len(every) >= 50 and any(name.startswith("sessions_") for name in every)  # unit tests included
+
+
+def test_the_freshness_report_is_read_by_source_and_shown(tmp_path, capsys):
+    from sessionlake.app.commands.status import _print_source_freshness
+    from sessionlake.transform.freshness import checked_at_epoch, read_freshness
+
+    assert read_freshness(tmp_path / "none.json") == []
+    report = tmp_path / "sources.json"
+    results = [
+        {"unique_id": "source.sessionlake.streamer.stream_metrics", "status": "warn", "max_loaded_at":
+         "2026-12-08T10:00:00+00:00", "max_loaded_at_time_ago_in_s": 905.0, "snapshotted_at": "2026-12-08T10:15:05Z"},
+        {"unique_id": "source.sessionlake.billing.billing_logs", "status": "runtime error", "error": "no table",
+         "max_loaded_at": None, "max_loaded_at_time_ago_in_s": None, "snapshotted_at": None},
+    ]  # fmt: skip
+    report.write_text(json.dumps({"results": results}))
+    entries = read_freshness(report)
+    assert [e.source for e in entries] == ["billing.billing_logs", "streamer.stream_metrics"]
+    assert entries[0].status == "runtime error" and entries[0].error == "no table"
+    assert checked_at_epoch(entries[1]) == 1796724905.0
+    _print_source_freshness(entries, 1796724905.0 + 60)
+    out = capsys.readouterr().out
+    assert "source freshness (dbt, checked 1m ago)" in out
+    assert "streamer.stream_metrics              warn   newest row 15m 5s old" in out
+    assert "billing.billing_logs                 runtime error newest row - old: no table" in out

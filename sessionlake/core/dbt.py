@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dbt.cli.main import dbtRunner
-
 from sessionlake.core.settings import REPO_ROOT, Settings, environment_overlay
 
 
@@ -64,6 +62,8 @@ def invoke(
     """Invoke dbt with sessionlake's project flags; returns dbt's own dbtRunnerResult. `callbacks` receive
     every dbt event (e.g. the messages a run-operation's macro logs); `env` adds to what the profile and
     the macros read with env_var() for this invocation."""
+    from dbt.cli.main import dbtRunner  # imported when dbt runs: commands that only read its artifacts stay fast
+
     project = dbt_project(settings)
     with environment_overlay(profile_env(settings) | (env or {})):
         return dbtRunner(callbacks=callbacks or []).invoke([*args, *project.flags()])

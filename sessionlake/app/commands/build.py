@@ -26,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     maintenance.add_argument("--history", metavar="MODEL", help="list a model's table versions")
     maintenance.add_argument("--restore", metavar="MODEL", help="roll a model's table back (see --to-version)")
     maintenance.add_argument("--docs", action="store_true", help="dbt docs generate")
+    maintenance.add_argument(
+        "--freshness", action="store_true", help="dbt source freshness of the bronze sources (status shows it)"
+    )
     parser.add_argument("--retain-hours", type=float, default=168.0, help="VACUUM retention (default 168)")
     parser.add_argument("--to-version", type=int, help="version for --restore")
     parser.set_defaults(func=run)
@@ -52,6 +55,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         maintenance.restore(settings, args.restore, args.to_version)
     elif args.docs:
         maintenance.generate_docs(settings)
+    elif args.freshness:
+        return _freshness(settings)
     elif args.every:
         inputs = BronzeInputs(settings, spark, bronze_tables())
         run_every(
@@ -61,3 +66,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         result = build(settings, spark, select=args.select, full_refresh=args.full_refresh, checks=Checks(args.checks))
         return 0 if result.success else 1
     return 0
+
+
+def _freshness(settings: Settings) -> int:
+    """Each bronze source's freshness; exit 1 when one is past its error_after threshold."""
+    from sessionlake.app.commands.status import human_duration
+    from sessionlake.transform.freshness import check_freshness
+
+    report = check_freshness(settings)
+    for entry in report:
+        age = human_duration(entry.age_seconds)
+        print(f"{entry.source:<36} {entry.status:<6} newest row {age} old ({entry.max_loaded_at or 'none'})")
+        if entry.error:
+            print(f"{'':<36} {entry.error}")
+    return 1 if any(e.status not in ("pass", "warn") for e in report) else 0

@@ -16,6 +16,7 @@ from sessionlake.app.state import PipelineState, read_loops, read_state
 from sessionlake.core.errors import ExitCode
 from sessionlake.core.settings import Settings
 from sessionlake.stack.process import pid_alive
+from sessionlake.transform.freshness import SourceFreshness, checked_at_epoch, read_freshness, report_path
 
 
 def human_duration(seconds: float | None) -> str:
@@ -209,8 +210,25 @@ def _print_freshness(spark: Any, table: str) -> None:
     )
 
 
+def _print_source_freshness(report: list[SourceFreshness], now: float) -> None:
+    """The last `sessionlake build --freshness` (dbt source freshness), read from its report."""
+    if not report:
+        print("\nsource freshness\n  never checked here (`sessionlake build --freshness`)")
+        return
+    checked = max((checked_at_epoch(e) or 0.0) for e in report)
+    print(f"\nsource freshness (dbt, checked {_ago(checked, now)})")
+    for entry in report:
+        age = human_duration(entry.age_seconds)
+        print(
+            f"  {entry.source:<36} {entry.status:<6} newest row {age} old" + (f": {entry.error}" if entry.error else "")
+        )
+
+
 def _as_json(
-    statuses: list[stack.ComponentStatus], state: PipelineState | None, loops: dict[str, PipelineState]
+    statuses: list[stack.ComponentStatus],
+    state: PipelineState | None,
+    loops: dict[str, PipelineState],
+    freshness: list[SourceFreshness],
 ) -> str:
     def described(process: PipelineState) -> dict[str, Any]:
         return dataclasses.asdict(process) | {"running": pipeline_running(process)}
@@ -218,15 +236,22 @@ def _as_json(
     components = [{"name": s.name, "running": s.running, "endpoint": s.endpoint} for s in statuses]
     pipeline = None if state is None else described(state)
     loop_states = {name: described(loop) for name, loop in loops.items()}
-    return json.dumps({"stack": components, "pipeline": pipeline, "loops": loop_states}, indent=2, sort_keys=True)
+    document = {
+        "stack": components,
+        "pipeline": pipeline,
+        "loops": loop_states,
+        "source_freshness": [dataclasses.asdict(e) for e in freshness],
+    }
+    return json.dumps(document, indent=2, sort_keys=True)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     statuses = stack.status(settings)
     state = read_state(settings.home)
     loops = read_loops(settings.home)
+    freshness = read_freshness(report_path(settings))
     if args.json:
-        print(_as_json(statuses, state, loops))
+        print(_as_json(statuses, state, loops, freshness))
         return 0
     if args.files:
         from sessionlake.core.spark import get_session
@@ -237,6 +262,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     _print_pipeline(state, time.time())
     for name, loop in loops.items():
         _print_pipeline(loop, time.time(), title=f"{name} --every")
+    _print_source_freshness(freshness, time.time())
     if not args.tables:
         return 0
     metastore_up = all(s.running for s in statuses if s.name == "metastore")
