@@ -88,3 +88,28 @@ def test_changed_files_are_those_since_the_merge_base(tmp_path: Path) -> None:
     (tmp_path / "c dir" / "new.yml").write_text("x: 1\n")  # untracked, a space in its path
     assert changed_files(tmp_path, "main") == {"a.sql", "c dir/new.yml"}
     assert changed_files(tmp_path, "") == {"a.sql", "c dir/new.yml"}  # main found by itself
+
+
+def test_a_broken_contract_fails_unless_the_model_gets_a_new_version(project: Path, tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "root")
+    git("add", "models")
+    git("-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "main")
+    git("checkout", "-qb", "feature")
+    marts = "models/marts/_marts__models.yml"
+    tier = "      - name: tier\n        description: Tier of the billing record with the greatest event_id.\n"
+    edit(project, marts, tier + "        data_type: string\n", "")
+    line = edit(project, marts, "      - name: billed_minutes", "      - name: billed_minutes")
+    edit(project, marts, "over distinct billing records; null without billing.\n        data_type: bigint",
+         "over distinct billing records; null without billing.\n        data_type: double")  # fmt: skip
+    step = next(s for s in default_steps() if s.name.startswith("contracts"))
+    problems = [str(p) for p in step.run(Scope(project, tmp_path / "work"))]
+    assert problems == [
+        f"{marts}:{line}: sessions.billed_minutes: contract type bigint changed to double",
+        f"{marts}:4: sessions: contract column `tier` removed",
+    ]
+    edit(project, marts, "  - name: sessions\n", "  - name: sessions\n    latest_version: 2\n")
+    assert step.run(Scope(project, tmp_path / "work")) == []  # a new version: readers of v1 keep it

@@ -112,6 +112,7 @@ def test_a_new_source_gets_every_file_and_they_load(project: Path, tmp_path: Pat
         "models/intermediate/int_matchmaking__session_metrics.sql",
         "models/intermediate/_int_matchmaking__models.yml",
         "dbt_project.yml",
+        "models/marts/_marts__models.yml",
     }
     # The ingest YAML passes ingest's own validation, with the inferred types and the candidates' list.
     source = next(s for s in load_sources(project / "ingest" / "sources") if s.name == "matchmaking_events")
@@ -145,6 +146,12 @@ def test_a_new_source_gets_every_file_and_they_load(project: Path, tmp_path: Pat
     typed = {c["name"]: c.get("data_type") for c in metrics["models"][0]["columns"]}
     assert typed["matchmaking_events"] == "bigint" and typed["avg_queue_seconds"] == "double"
     assert "avg_user_id" not in typed  # no aggregate of a PII field
+    # Gold's contract gains the new columns, typed, before updated_at; the shared ones are not repeated.
+    sessions = yaml.safe_load((project / "models/marts/_marts__models.yml").read_text())["models"][0]
+    gold = [(c["name"], c.get("data_type")) for c in sessions["columns"]]
+    assert gold[-4:] == [("matchmaking_events", "bigint"), ("avg_queue_seconds", "double"), ("avg_order", "double"),
+                         ("updated_at", "timestamp")]  # fmt: skip
+    assert [name for name, _ in gold].count("first_event_at") == 1
 
 
 def test_it_never_overwrites_and_writes_nothing_when_refusing(project: Path, tmp_path: Path) -> None:

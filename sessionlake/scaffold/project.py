@@ -96,7 +96,28 @@ def new_source(root: Path, spec: SourceSpec) -> Plan:
     if spec.session_metrics:
         project = (root / "dbt_project.yml").read_text()
         changes.append(Change("dbt_project.yml", project, register_session_metrics(project, spec)))
+        marts = (root / GOLD_YAML).read_text()
+        changes.append(Change(GOLD_YAML, marts, add_gold_columns(marts, spec)))
     return Plan(changes=tuple(changes), pii=spec.pii)
+
+
+GOLD_YAML = "models/marts/_marts__models.yml"
+
+
+def add_gold_columns(text: str, spec: SourceSpec) -> str:
+    """The sessions contract with the aggregate's new columns (before `updated_at`, gold's last column)."""
+    sessions = next((m for m in (yaml.safe_load(text) or {}).get("models", []) if m["name"] == "sessions"), None)
+    if sessions is None:
+        raise ScaffoldError(f"{GOLD_YAML}: no `sessions` model to add the aggregate's columns to")
+    existing = {c["name"] for c in sessions.get("columns", [])}
+    new = [c for c in render.metric_columns(spec) if c.name not in existing]
+    if not new:
+        return text
+    lines = []
+    for column in new:
+        lines += [f"      - name: {column.name}", f"        description: {render.quote(column.description)}",
+                  f"        data_type: {column.data_type}"]  # fmt: skip
+    return _insert_before(text, r"^      - name: updated_at\s*$", lines, GOLD_YAML)
 
 
 def register_session_metrics(project: str, spec: SourceSpec) -> str:
