@@ -103,7 +103,7 @@ def test_delta_maintenance_on_an_s3a_table(moto, spark) -> None:
 
 def test_the_build_loop_reads_bronze_versions_on_s3a(moto, spark, monkeypatch, tmp_path) -> None:
     """What the build loop checks each tick (transform.inputs): a bronze table not created yet is missing,
-    an append moves its version."""
+    one created without data is empty, an append moves its version."""
     import boto3
 
     from sessionlake.transform.inputs import BronzeInputs
@@ -117,6 +117,9 @@ def test_the_build_loop_reads_bronze_versions_on_s3a(moto, spark, monkeypatch, t
     spark.range(3).write.format("delta").save(settings.bronze_path("client_logs"))
     first = inputs.read()
     assert first.missing == ("session_events",) and first.versions == {"client_logs": 0}
+    assert first.empty == ()
     spark.range(2).write.format("delta").mode("append").save(settings.bronze_path("client_logs"))
-    spark.range(1).write.format("delta").save(settings.bronze_path("session_events"))
-    assert inputs.read().versions == {"client_logs": 1, "session_events": 0}
+    spark.range(0).write.format("delta").save(settings.bronze_path("session_events"))  # created, no data yet
+    second = inputs.read()
+    assert second.versions == {"client_logs": 1, "session_events": 0} and second.empty == ("session_events",)
+    assert not second.all_empty

@@ -162,7 +162,8 @@ class Ticks:
 def test_the_build_loop_waits_for_bronze_and_builds_only_when_a_bronze_table_has_a_new_version(tmp_path):
     reads = [
         InputVersions({"session_events": 3}, missing=("client_logs",)),  # ingest has not created it yet
-        InputVersions({"session_events": 3, "client_logs": 0}),  # first build
+        InputVersions({"session_events": 0, "client_logs": 0}, empty=("client_logs", "session_events")),  # no data
+        InputVersions({"session_events": 3, "client_logs": 0}, empty=("client_logs",)),  # first build
         InputVersions({"session_events": 3, "client_logs": 0}),  # nothing new: no build
         InputVersions({"session_events": 4, "client_logs": 0}),  # a batch landed: build
         OSError("s3a: connection refused"),  # the lake unreachable: a failed attempt, retried
@@ -193,6 +194,7 @@ def test_the_build_loop_waits_for_bronze_and_builds_only_when_a_bronze_table_has
     )
     assert ticks.events == [
         ("skipped", "waiting for bronze tables ingest has not created yet: client_logs", True),
+        ("skipped", "waiting for the first bronze data (every bronze table is empty)", True),
         ("built", True, None),
         ("skipped", "no new bronze data since the last build", False),
         ("built", True, None),

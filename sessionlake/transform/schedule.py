@@ -52,12 +52,13 @@ def run_every(
 ) -> list[BuildResult]:
     """Build at every tick until `stop` is set or `max_runs` builds have been attempted.
 
-    Ticks are fixed (start + k * interval); a build that overruns skips the ticks it covered instead of
-    queueing them, so builds never overlap. A build that fails (a failed node, or an exception) is tried
-    again after `backoff` (default 15 s, doubling), never later than the next tick; a failed build leaves
-    every table at its last committed version. A build that finds the lock taken by another process waits
-    for the next tick. With `inputs`, a tick builds only when a bronze table has a version the last
-    successful build did not start from (the first tick always builds), and waits while one is missing.
+        Ticks are fixed (start + k * interval); a build that overruns skips the ticks it covered instead of
+        queueing them, so builds never overlap. A build that fails (a failed node, or an exception) is tried
+        again after `backoff` (default 15 s, doubling), never later than the next tick; a failed build leaves
+        every table at its last committed version. A build that finds the lock taken by another process waits
+        for the next tick. With `inputs`, a tick builds only when a bronze table has a version the last
+        successful build did not start from (the first tick builds once any bronze table holds data), and waits
+    while one is missing.
     """
     stop = stop or threading.Event()
     backoff = backoff or Backoff(initial=15.0, maximum=interval_seconds)
@@ -80,6 +81,8 @@ def run_every(
             error = summary(exc)
         if seen is not None and seen.missing:
             reason = f"waiting for bronze tables ingest has not created yet: {', '.join(seen.missing)}"
+        elif seen is not None and built_from is None and seen.all_empty:
+            reason = "waiting for the first bronze data (every bronze table is empty)"
         elif seen is not None and seen.versions == built_from:
             reason = "no new bronze data since the last build"
         if reason is not None:
@@ -88,7 +91,7 @@ def run_every(
             last_reason = reason
             wait = until_next_tick()
             if observer:
-                observer.build_skipped(reason, wait, waiting=bool(seen.missing))
+                observer.build_skipped(reason, wait, waiting=bool(seen.missing) or seen.all_empty)
             stop.wait(wait)
             continue
         last_reason = None
