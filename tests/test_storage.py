@@ -105,6 +105,7 @@ def test_the_build_loop_reads_bronze_versions_on_s3a(moto, spark, monkeypatch, t
     """What the build loop checks each tick (transform.inputs): a bronze table not created yet is missing,
     one created without data is empty, an append moves its version."""
     import boto3
+    from delta.tables import DeltaTable
 
     from sessionlake.transform.inputs import BronzeInputs
 
@@ -119,7 +120,7 @@ def test_the_build_loop_reads_bronze_versions_on_s3a(moto, spark, monkeypatch, t
     assert first.missing == ("session_events",) and first.versions == {"client_logs": 0}
     assert first.empty == ()
     spark.range(2).write.format("delta").mode("append").save(settings.bronze_path("client_logs"))
-    spark.range(0).write.format("delta").save(settings.bronze_path("session_events"))  # created, no data yet
+    DeltaTable.create(spark).location(settings.bronze_path("session_events")).addColumn("id", "bigint").execute()
     second = inputs.read()
     assert second.versions == {"client_logs": 1, "session_events": 0} and second.empty == ("session_events",)
     assert not second.all_empty
