@@ -207,7 +207,7 @@ def _index_documents(settings: Settings) -> dict[str, dict]:
     return {hit["_id"]: hit["_source"] for hit in hits}
 
 
-def _wait_for(what: str, condition: Callable[[], object], timeout: float = 1200.0) -> object:
+def _wait_for(what: str, condition: Callable[[], object], timeout: float = 1200.0, poll: float = 5.0) -> object:
     """The first truthy value of `condition`, polled; an exception (a table not created yet) counts as not yet."""
     deadline, last_error = time.monotonic() + timeout, None
     while True:
@@ -217,7 +217,7 @@ def _wait_for(what: str, condition: Callable[[], object], timeout: float = 1200.
         except Exception as exc:  # noqa: BLE001 (reported if it lasts until the deadline)
             last_error = exc
         assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what} ({last_error!r})"
-        time.sleep(5)
+        time.sleep(poll)
 
 
 def _always_on(deployment: Deployment, spark, workload) -> None:
@@ -254,7 +254,8 @@ def _always_on(deployment: Deployment, spark, workload) -> None:
                 gold
             )
 
-        _wait_for("gold to equal the truth and the index gold", gold_and_index_caught_up)
+        # A build on the cluster takes minutes: each look reads gold over s3a, so look less often.
+        _wait_for("gold to equal the truth and the index gold", gold_and_index_caught_up, poll=15.0)
         stages = deployment.stages()
         assert stages["ingest client_logs"]["state"] == "running" and stages["ingest client_logs"]["failures"] >= 1
         assert stages["build"]["last_ok_at"] and stages["export"]["last_ok_at"]

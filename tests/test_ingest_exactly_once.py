@@ -119,10 +119,10 @@ def test_sigterm_stops_cleanly_and_kill_minus_9_loses_and_duplicates_nothing_wit
     suffix = uuid.uuid4().hex[:8]
     names = {"topic": f"it-kill-{suffix}", "source": f"kill_{suffix}", "table": f"kill_{suffix}"}
     create_topic(kafka, names["topic"])
-    good = [metric(i) for i in range(100)]
-    bad = [f"bad {i}" for i in range(30)]
-    produce(kafka, names["topic"], [r for pair in zip(good[:30], bad, strict=True) for r in pair] + good[30:])
-    config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about 20 batches
+    good = [metric(i) for i in range(60)]
+    bad = [f"bad {i}" for i in range(18)]
+    produce(kafka, names["topic"], [r for pair in zip(good[:18], bad, strict=True) for r in pair] + good[18:])
+    config_dir = write_source(tmp_path / "src", names)  # max_offsets_per_trigger 7: about 12 batches
     s3 = aws_client(settings, "s3")
     for bucket in ("kill-lake", "kill-checkpoints"):
         ensure_bucket(settings, bucket)
