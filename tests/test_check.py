@@ -113,3 +113,21 @@ def test_a_broken_contract_fails_unless_the_model_gets_a_new_version(project: Pa
     ]
     edit(project, marts, "  - name: sessions\n", "  - name: sessions\n    latest_version: 2\n")
     assert step.run(Scope(project, tmp_path / "work")) == []  # a new version: readers of v1 keep it
+
+
+def test_a_scaffolded_service_passes_the_check(project: Path, tmp_path: Path) -> None:
+    """What `add-source` writes is clean as written: its YAML loads, dbt parses it, sqlfluff finds nothing."""
+    from sessionlake.scaffold import SourceSpec, new_source, read_sample
+    from sessionlake.scaffold.pii import pii_candidates
+
+    sample = tmp_path / "sample.ndjson"
+    sample.write_text(
+        '{"event_id": "m1", "session_id": "s1", "event_time": "2026-12-01T10:00:00Z", "player_id": "p1",'
+        ' "queue_seconds": 12.5, "mode": "ranked", "order": 3, "peer_ip": "10.0.0.7"}\n'
+    )
+    fields = read_sample(sample)
+    spec = SourceSpec(name="matchmaking_events", service="matchmaking", kind="kafka", sample=fields,
+                      sample_name="sample.ndjson", pii=tuple(pii_candidates(fields.fields)),
+                      location="matchmaking-events", session_metrics=True)  # fmt: skip
+    written = new_source(project, spec).apply(project)
+    assert check(project, tmp_path, set(written)) == []
