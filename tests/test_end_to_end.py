@@ -13,6 +13,8 @@ process reads the resulting Delta tables by path.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import math
 import os
@@ -312,6 +314,51 @@ def _assert_the_file_ledgers_answer_for_every_file(
     assert overwritten.key in shown and "read, committed" in shown
 
 
+def _raw_values_of(workload, player: str) -> set[str]:
+    """The player's id, and the e-mail and IP values of the player's records no other player's record has."""
+    records = [r for phase in (MAIN, LATE) for r in workload.records_in([phase]) if r.event is not None]
+    sessions = {r.session_id for r in records if r.event.get("user_id") == player}
+    own = {
+        str(r.event[f]) for r in records if r.session_id in sessions for f in ("email", "ip_address") if r.event.get(f)
+    }
+    others = {str(v) for r in records if r.session_id not in sessions for v in r.event.values()}
+    return {player} | (own - others)
+
+
+def _raw_values_outside_the_lake(deployment: Deployment, raw: set[str]) -> list[str]:
+    """Every raw value found in a record still in the deployment's topics or an object in its landing buckets."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    settings, found = deployment.settings, []
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"scan-{secrets.token_hex(4)}",
+                         "enable.auto.commit": False})  # fmt: skip
+    try:
+        for topic in ("session-events", "stream-metrics"):
+            partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+            for partition in partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+                consumer.assign([TopicPartition(topic, partition, low)])
+                for _ in range(low, high):
+                    message = consumer.poll(30)
+                    assert message is not None and message.error() is None, (topic, partition)
+                    text = (message.value() or b"").decode("utf-8", errors="replace")
+                    found += [f"{topic}[{partition}]@{message.offset()}: {v}" for v in raw if v in text]
+    finally:
+        consumer.close()
+    with environment_overlay(deployment.env):
+        s3 = aws_client(settings, "s3")
+    for bucket in ("client-logs", "billing-logs"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                if body[:2] == b"\x1f\x8b":  # a gzipped log file (a truncated one is scanned as it is)
+                    with contextlib.suppress(OSError, EOFError):
+                        body = gzip.decompress(body)
+                text = body.decode("utf-8", errors="replace")
+                found += [f"s3://{bucket}/{item['Key']}: {v}" for v in raw if v in text]
+    return found
+
+
 def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     settings, secret = deployment.settings, deployment.env["SESSIONLAKE_PII_SECRET"]
     workload = plan(CONFIG)
@@ -371,9 +418,16 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     player = next(row["user_id"] for row in truth(workload, [MAIN, LATE]) if row["user_id"])
     player_key = pseudonymize(player, secret)
     assert any(row["user_key"] == player_key for row in gold.values())
-    deployment.cli("forget", "--user-id-from", "-", stdin=f"{player}\n")
+    forgotten = json.loads(deployment.cli("forget", "--user-id-from", "-", stdin=f"{player}\n"))
     after_forget = _gold(spark, settings)
     assert after_forget == {s: row for s, row in gold.items() if row["user_key"] != player_key}
     bronze = _delta(spark, settings, settings.bronze_path("session_events"))
     assert bronze.where(F.col("user_id") == player).count() == 0 and bronze.count() > 0
     assert set(_index_documents(settings)) == set(after_forget)
+    # The raw copies outside the lake: what ingest committed is gone from the topics and the landing
+    # buckets, so none of the player's raw values is left there.
+    purged = {copy["where"]: copy for copy in forgotten["raw_copies"]}
+    assert set(purged) == {"kafka topic session-events", "kafka topic stream-metrics", "s3://client-logs/",
+                           "s3://billing-logs/"} and all(copy.get("purged") for copy in purged.values())  # fmt: skip
+    raw = _raw_values_of(workload, player)
+    assert _raw_values_outside_the_lake(deployment, raw) == []

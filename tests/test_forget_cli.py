@@ -75,11 +75,11 @@ def test_ticket_references_are_accepted() -> None:
 def test_the_report_names_the_raw_copies_outside_the_lake_and_when_they_expire() -> None:
     from datetime import UTC, datetime
 
-    from sessionlake.app.commands.forget import raw_copies
+    from sessionlake.app.raw_copies import unpurged
     from sessionlake.ingest.config import load_sources
 
     now = datetime(2026, 12, 7, 10, 30, 15, 123456, tzinfo=UTC)
-    copies = raw_copies(load_sources(), 7, now)
+    copies = [copy.as_dict() for copy in unpurged(load_sources(), 7, now)]
     assert {c["where"] for c in copies} == {
         "kafka topic session-events",
         "kafka topic stream-metrics",
@@ -87,3 +87,4 @@ def test_the_report_names_the_raw_copies_outside_the_lake_and_when_they_expire()
         "s3://client-logs/",
     }
     assert {c["expires_by"] for c in copies} == {"2026-12-14T10:30:15+00:00"}
+    assert not any("purged" in c for c in copies)  # SESSIONLAKE_FORGET_PURGE_RAW=false: nothing deleted

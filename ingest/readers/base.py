@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from sessionlake.core.errors import SessionlakeError
 from sessionlake.core.settings import Settings
 from sessionlake.ingest.config import SourceConfig
 
@@ -20,6 +21,10 @@ PROGRESS_COLUMNS = (
     "discovery_latency_p50_ms",
     "discovery_latency_max_ms",
 )
+
+
+class PurgeError(SessionlakeError):
+    """A committed raw copy could not be deleted from a source's own storage (its topic, its bucket)."""
 
 
 class Reader(ABC):
@@ -46,6 +51,15 @@ class Reader(ABC):
     def register_views(self, spark: SparkSession, source: str, checkpoint: str) -> None:
         """Register the kind's views of a source in the metastore when ingest prepares it (none by default)."""
         return None
+
+    @abstractmethod
+    def raw_locations(self, source: SourceConfig) -> list[str]:
+        """Where the source's records sit before ingest reads them (its topics, its landing bucket)."""
+
+    @abstractmethod
+    def purge_committed(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> str | None:
+        """Delete from the source's own storage what ingest has committed to bronze (`forget`, docs/pii.md,
+        "Raw copies outside the lake"): what was deleted, or None when nothing was committed yet."""
 
     def restart_safely(self, error: str) -> bool:
         """True when the query failed with `error` after its batch had committed, so starting it again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -17,9 +18,11 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from sessionlake.core import storage
+from sessionlake.core.errors import ConfigurationError
 from sessionlake.core.settings import Settings
 from sessionlake.ingest.config import SourceConfig
-from sessionlake.ingest.readers.base import Reader, empty_progress
+from sessionlake.ingest.readers.base import PurgeError, Reader, empty_progress
 
 HEADERS_TYPE = ArrayType(StructType([StructField("key", StringType()), StructField("value", BinaryType())]))
 
@@ -139,3 +142,73 @@ class KafkaReader(Reader):
 
     def restart_safely(self, error: str) -> bool:
         return SPARK_55271 in error
+
+    def raw_locations(self, source: SourceConfig) -> list[str]:
+        return [f"kafka topic {t}" for t in source.kafka.topics or (f"pattern {source.kafka.topic_pattern}",)]
+
+    def purge_committed(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> str | None:
+        """Truncate each partition of the source's topics (Kafka's DeleteRecords) below the end offsets of the
+        last batch its query committed: every record below is in bronze. Other consumers lose them too."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        offsets = committed_offsets(spark, storage.join(settings.checkpoints, source.name))
+        partitions = [
+            TopicPartition(topic, int(partition), offset)
+            for topic, parts in sorted(offsets.items())
+            for partition, offset in sorted(parts.items())
+            if offset > 0
+        ]
+        if not partitions:
+            return None
+        for partition, future in _admin(settings, source).delete_records(partitions, request_timeout=60).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                raise PurgeError(f"deleting records of {partition.topic}[{partition.partition}]: {exc}") from None
+        return f"records below the offsets ingest committed: {json.dumps(offsets, sort_keys=True)}"
+
+
+# Source options the admin client that truncates topics takes (librdkafka names them as the Java client).
+_ADMIN_OPTION_PREFIXES = ("kafka.bootstrap.", "kafka.security.", "kafka.sasl.", "kafka.ssl.")
+
+
+def _admin(settings: Settings, source: SourceConfig) -> Any:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    conf = {
+        key.removeprefix("kafka."): value
+        for key, value in options(settings, source).items()
+        if key.startswith(_ADMIN_OPTION_PREFIXES)
+    }
+    try:
+        return AdminClient(conf)
+    except KafkaException as exc:
+        raise ConfigurationError(
+            f"{source.file.name}: kafka options for the admin client that truncates topics on forget: {exc}"
+            " (give them as librdkafka names them, or set SESSIONLAKE_FORGET_PURGE_RAW=false)"
+        ) from None
+
+
+def _log_files(spark: SparkSession, directory: str) -> dict[int, str]:
+    """The numbered files of a streaming query's log directory (offsets/, commits/), by batch id."""
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop's FileSystem: s3a and local paths alike
+    path = jvm.org.apache.hadoop.fs.Path(directory)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    if not fs.exists(path):
+        return {}
+    files = spark.sparkContext.wholeTextFiles(directory).collect()
+    return {int(name): text for file, text in files if (name := file.rsplit("/", 1)[-1]).isdigit()}
+
+
+def committed_offsets(spark: SparkSession, checkpoint: str) -> dict[str, dict[str, int]]:
+    """{topic: {partition: offset}}: the end offsets of the last batch the source's query committed
+    (Structured Streaming's offset log: a version line, the batch metadata, then one line per source)."""
+    commits = _log_files(spark, storage.join(checkpoint, "commits"))
+    if not commits:
+        return {}
+    batch = max(commits)
+    text = _log_files(spark, storage.join(checkpoint, "offsets")).get(batch)
+    if text is None:
+        raise PurgeError(f"{checkpoint}: batch {batch} is committed but its offsets file is missing")
+    return {topic: {p: int(o) for p, o in parts.items()} for topic, parts in json.loads(text.splitlines()[2]).items()}

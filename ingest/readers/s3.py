@@ -8,10 +8,11 @@ import boto3
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from sessionlake.core import storage
 from sessionlake.core.settings import Settings
 from sessionlake.ingest.config import SourceConfig
 from sessionlake.ingest.readers import s3_sqs
-from sessionlake.ingest.readers.base import Reader, empty_progress
+from sessionlake.ingest.readers.base import PurgeError, Reader, empty_progress
 from sessionlake.ingest.readers.s3_sqs import ledger
 
 # The source coordinates every S3 bronze table keeps (docs/contracts.md): the source's lineage columns.
@@ -93,3 +94,40 @@ class S3SqsReader(Reader):
 
     def register_views(self, spark: SparkSession, source: str, checkpoint: str) -> None:
         ledger.register_view(spark, source, checkpoint)
+
+    def raw_locations(self, source: SourceConfig) -> list[str]:
+        return [f"s3://{source.s3_sqs.bucket}/{source.s3_sqs.prefix}"] if source.s3_sqs.bucket else []
+
+    def purge_committed(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> str | None:
+        """Delete every object the source's ledger logged as read in a committed batch, or skipped as a
+        duplicate of one: the version read (a versioned bucket), or the key while its ETag is the one read
+        (an object overwritten since, not read yet, stays)."""
+        from botocore.exceptions import ClientError
+
+        from sessionlake.ingest.readers.s3_sqs.provision import client
+
+        rows = (
+            ledger.ledger(spark, storage.join(settings.checkpoints, source.name))
+            .where("committed or skipped_reason = 'duplicate'")
+            .select("bucket", "key", "etag", "version_id")
+            .distinct()
+            .collect()
+        )
+        if not rows:
+            return None
+        s3, deleted = client(settings, "s3"), 0
+        for row in rows:
+            try:
+                if row["version_id"]:
+                    s3.delete_object(Bucket=row["bucket"], Key=row["key"], VersionId=row["version_id"])
+                    deleted += 1
+                elif s3.head_object(Bucket=row["bucket"], Key=row["key"])["ETag"].strip('"') == (
+                    row["etag"] or ""
+                ).strip('"'):
+                    s3.delete_object(Bucket=row["bucket"], Key=row["key"])
+                    deleted += 1
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+                    continue  # gone already: a lifecycle rule, cleanSource, an earlier forget
+                raise PurgeError(f"deleting s3://{row['bucket']}/{row['key']}: {exc}") from None
+        return f"{deleted} object(s) read in committed batches deleted"

@@ -177,6 +177,12 @@ _DECLARED = (
         "SESSIONLAKE_PII_NEXT_MASTER_KEY", None, "the master key `rotate-master-key` re-wraps with", _G_PRIVACY, True
     ),
     Variable("SESSIONLAKE_BRONZE_RETENTION_DAYS", "7", "days of raw bronze `retention` keeps", _G_PRIVACY),
+    Variable(
+        "SESSIONLAKE_FORGET_PURGE_RAW",
+        "true",
+        "`forget` also deletes what ingest has committed from the sources' topics and landing buckets",
+        _G_PRIVACY,
+    ),
     Variable("JAVA_HOME", None, "the JDK the local stack's JVMs run on (default: `java` on PATH)", _G_DEV),
     Variable("SESSIONLAKE_TEST_PORT_BASE", "20000", "first port of the test stacks (worker n: +1000 n)", _G_DEV),
 )
@@ -371,6 +377,7 @@ class ExportSettings:
 @dataclass(frozen=True)
 class PrivacySettings:
     bronze_retention_days: int = field(default_factory=lambda: env_int("SESSIONLAKE_BRONZE_RETENTION_DAYS", 1))
+    purge_raw_copies: bool = field(default_factory=lambda: env_bool("SESSIONLAKE_FORGET_PURGE_RAW"))
 
 
 def _path(name: str, default: Path) -> Path:

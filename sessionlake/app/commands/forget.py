@@ -1,8 +1,9 @@
 """`sessionlake forget --user-id-from FILE|-`: erase a player everywhere (bronze, silver, gold, vault, index),
 destroy their data key, purge old table versions, and record an audit row without PII. The table side is
 the dbt run-operation `forget_player`, run in-process with the player's pseudonymous key (docs/pii.md).
-The report lists the raw copies outside the lake (the sources' topics and landing buckets) and by when
-they expire there.
+Then it deletes from the sources' topics and landing buckets what ingest has committed to bronze (off with
+SESSIONLAKE_FORGET_PURGE_RAW=false); the report lists each of those places, what was deleted there and by
+when what ingest has not read yet expires there.
 
 Read the raw user id from a file or standard input (`-`), so it stays out of the process list and the
 shell history; the positional USER_ID is kept for scripts that cannot do otherwise."""
@@ -12,12 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TextIO
 
 from sessionlake.core.errors import InputError
 from sessionlake.core.settings import Settings
-from sessionlake.ingest.config import SourceConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -65,21 +65,8 @@ def read_user_id(positional: str | None, source: str | None, stdin: TextIO = sys
     return text
 
 
-def raw_copies(sources: list[SourceConfig], retention_days: int, now: datetime) -> list[dict[str, str]]:
-    """Where records of a forgotten player may still sit outside the lake (the sources' topics and landing
-    buckets, which forget cannot reach), and by when they expire there at the latest (docs/pii.md)."""
-    until = (now + timedelta(days=retention_days)).replace(microsecond=0).isoformat()
-    places = []
-    for source in sources:
-        if source.kafka is not None:
-            topics = source.kafka.topics or (f"pattern {source.kafka.topic_pattern}",)
-            places += [f"kafka topic {topic}" for topic in topics]
-        if source.s3_sqs is not None and source.s3_sqs.bucket:
-            places.append(f"s3://{source.s3_sqs.bucket}/{source.s3_sqs.prefix}")
-    return [{"where": where, "expires_by": until} for where in sorted(set(places))]
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from sessionlake.app import raw_copies
     from sessionlake.core.spark import get_session
     from sessionlake.exporters.config import ExportConfig
     from sessionlake.exporters.search import SearchIndex
@@ -93,6 +80,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     index = SearchIndex(ExportConfig.from_settings(settings))
     spark = get_session(settings, "sessionlake-forget")
     report = forget(settings, spark, user_id, index, request_id=args.request_id)
+    sources, now = load_sources(), datetime.now(UTC)
+    if settings.privacy.purge_raw_copies:
+        copies = raw_copies.purge(settings, spark, sources, now)
+    else:
+        copies = raw_copies.unpurged(sources, settings.privacy.bronze_retention_days, now)
     print(
         json.dumps(
             {
@@ -101,7 +93,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 "documents_deleted": report.documents_deleted,
                 "keys_destroyed": report.keys_destroyed,
                 "history_purged": report.history_purged,
-                "raw_copies": raw_copies(load_sources(), settings.privacy.bronze_retention_days, datetime.now(UTC)),
+                "raw_copies": [copy.as_dict() for copy in copies],
             },
             indent=2,
         )
