@@ -359,6 +359,26 @@ def _raw_values_outside_the_lake(deployment: Deployment, raw: set[str]) -> list[
     return found
 
 
+def _values_in_bucket(deployment: Deployment, bucket: str, values: set[str]) -> list[str]:
+    """Each (object, value) of a bucket where an object's text, or a Parquet file's values, holds a value."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    with environment_overlay(deployment.env):
+        s3 = aws_client(deployment.settings, "s3")
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            if item["Key"].endswith(".parquet"):
+                text = str(pq.read_table(io.BytesIO(body)).to_pylist())
+            else:
+                text = body.decode("utf-8", errors="ignore")
+            found += [f"s3://{bucket}/{item['Key']}" for value in values if value in text]
+    return found
+
+
 def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     settings, secret = deployment.settings, deployment.env["SESSIONLAKE_PII_SECRET"]
     workload = plan(CONFIG)
@@ -431,3 +451,7 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
                            "s3://billing-logs/"} and all(copy.get("purged") for copy in purged.values())  # fmt: skip
     raw = _raw_values_of(workload, player)
     assert _raw_values_outside_the_lake(deployment, raw) == []
+    # And in the lake on S3: no object of any table (data, change data, logs, checkpoints; bronze with its
+    # quarantine, ops metrics, silver, gold, the vault) holds a raw value of the player or either secret.
+    keys = {deployment.env["SESSIONLAKE_PII_SECRET"], os.environ["SESSIONLAKE_PII_MASTER_KEY"]}
+    assert _values_in_bucket(deployment, urlparse(settings.lake).netloc, raw | keys) == []
