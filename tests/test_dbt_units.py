@@ -148,4 +148,12 @@ def test_the_freshness_report_is_read_by_source_and_shown(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "source freshness (dbt, checked 1m ago)" in out
     assert "streamer.stream_metrics              warn   newest row 15m 5s old" in out
-    assert "billing.billing_logs                 runtime error newest row - old: no table" in out
+    assert "billing.billing_logs                 runtime error no rows: no table" in out
+    empty = {"unique_id": "source.sessionlake.client.client_logs", "status": "pass", "max_loaded_at":
+             "0001-01-01T00:00:00+00:00", "max_loaded_at_time_ago_in_s": 6.4e10, "snapshotted_at": None}  # fmt: skip
+    report.write_text(json.dumps({"results": [empty]}))
+    _print_source_freshness(read_freshness(report), 1796724905.0)
+    assert (
+        "source freshness (dbt, checked -)\n  client.client_logs                   pass   no rows"
+        in capsys.readouterr().out
+    )

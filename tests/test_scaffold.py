@@ -229,3 +229,21 @@ def test_the_command_writes_then_proposes(project: Path, tmp_path: Path, capsys:
     assert main([*args, "--write"]) == 0
     assert "skill" in (project / "ingest/sources/matchmaking_events.yml").read_text()
     assert main([*args[:2], "--sample", str(tmp_path / "missing.ndjson")]) == ExitCode.INPUT
+
+
+def test_pseudonyms_never_collide_and_a_numeric_player_id_is_pii(project: Path, tmp_path: Path) -> None:
+    sample = infer([{"event_id": "e", "session_id": "s", "contact_email": "a@b.org", "email": "c@d.org",
+                     "client_ip": "10.0.0.1", "ip": "10.0.0.2", "user_id": 42}])  # fmt: skip
+    found = {c.field: c.pseudonym for c in pii_candidates(sample.fields)}
+    assert found["contact_email"] == "email_key" and found["client_ip"] == "ip_key" and found["user_id"] == "user_key"
+    assert found["email"] == "email_key_2" and found["ip"] == "ip_key_2"  # the names taken, their own
+    assert len(set(found.values())) == len(found)
+    with pytest.raises(SampleError, match="ingest's metadata columns"):
+        infer([{"event_id": "e", "_ingested_at": "x"}])
+    # An existing source: the new fields' pseudonyms avoid what its dbt source already declares.
+    records = [{"event_id": "e", "session_id": "s", "contact_email": "x@y.org"}]
+    plan = schema_change(project, "session_events", read_sample(write_sample(tmp_path / "s.ndjson", records)), "s")
+    assert [c.pseudonym for c in plan.pii] == ["contact_email_key"]  # email_key is session_events' own
+    records = [{"event_id": "e", "session_id": "s", "Email": "x@y.org"}]
+    with pytest.raises(ScaffoldError, match="differ from declared ones only in case"):
+        schema_change(project, "session_events", read_sample(write_sample(tmp_path / "t.ndjson", records)), "t")

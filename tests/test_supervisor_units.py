@@ -12,10 +12,10 @@ import time
 import pytest
 
 from sessionlake.app.cli import main
-from sessionlake.app.commands.status import human_duration
 from sessionlake.app.state import StateWriter, read_state
 from sessionlake.app.supervisor import ExportStage
 from sessionlake.core.backoff import Backoff
+from sessionlake.core.durations import human_duration
 from sessionlake.core.settings import Settings
 from sessionlake.exporters import runner as export_runner
 from sessionlake.exporters.cdf import TableMissingError

@@ -13,7 +13,9 @@ from typing import Any
 from sessionlake.check.runner import Problem, Scope, Step
 
 _PATH = re.compile(r"[\w./-]+\.(?:sql|yml|yaml|csv|md)")
-_COMMENTS = re.compile(r"\{#.*?#\}|--[^\n]*", re.DOTALL)
+# What is not SQL a column could hide in: Jinja comments, string literals (protect_pii's quoted argument is
+# one), SQL comments; in that order, so a `--` inside a string is not taken for a comment.
+_NOT_CODE = re.compile(r"\{#.*?#\}|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|--[^\n]*", re.DOTALL)
 
 
 class DbtParse(Step):
@@ -53,27 +55,30 @@ def _pii_columns(manifest: Any) -> dict[str, set[str]]:
 
 def pii_problems(manifest: Any, scope: Scope) -> list[Problem]:
     pii = _pii_columns(manifest)
-    every_pii = set().union(*pii.values()) if pii else set()
+    every_pii = {name.lower() for name in set().union(*pii.values())} if pii else set()
+    # A PII declaration changed: every model reading a source is looked at, not only the changed files.
+    sources_changed = scope.changed is not None and any(p.endswith("__sources.yml") for p in scope.changed)
     problems = []
     for node in manifest.nodes.values():
-        if node.resource_type.value != "model" or not scope.wants(node.original_file_path):
+        patch = node.patch_path.split("://", 1)[-1] if node.patch_path else None
+        looked_at = scope.wants(node.original_file_path) or (patch is not None and scope.wants(patch))
+        if node.resource_type.value != "model" or not (looked_at or sources_changed):
             continue
         if node.config.schema == "pii":  # the vault: reads raw PII to encrypt it (its guard checks values)
             continue
         columns = set().union(*(pii.get(uid, set()) for uid in node.depends_on.nodes))
-        code = _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), node.raw_code)
+        code = _NOT_CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), node.raw_code)
         for number, line in enumerate(code.splitlines(), start=1):
             for column in sorted(columns):
-                if re.search(rf"(?<![\w'\"`.]){re.escape(column)}(?![\w'\"`])", line):
+                if re.search(rf"(?<!\w){re.escape(column)}(?!\w)", line, re.IGNORECASE):
                     problems.append(Problem(
                         node.original_file_path, number,
                         f"raw PII column `{column}` outside protect_pii: use"
                         f" {{{{ protect_pii('{column}', ...) }}}} (docs/pii.md)",
                     ))  # fmt: skip
-        if node.patch_path:
-            patch = node.patch_path.split("://", 1)[-1]
+        if patch:
             for name in node.columns:
-                if name in every_pii:
+                if name.lower() in every_pii:
                     line = _line_of(scope.root / patch, f"name: {name}")
                     problems.append(Problem(patch, line, f"{node.name}.{name}: a model column named like a PII column"))
     return problems

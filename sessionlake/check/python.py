@@ -15,7 +15,12 @@ class Ruff(Step):
     name = "python (ruff)"
 
     def run(self, scope: Scope) -> list[Problem]:
-        targets = ["."] if scope.changed is None else sorted(p for p in scope.changed if p.endswith(".py"))
+        changed = scope.changed or frozenset()
+        targets = (
+            ["."]
+            if scope.changed is None
+            else sorted(p for p in changed if p.endswith(".py") and (scope.root / p).exists())
+        )
         if not targets:
             return []
         ruff = [sys.executable, "-m", "ruff"]

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sessionlake.core.errors import summary
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -52,7 +54,10 @@ def run_steps(steps: list[Step], scope: Scope, progress: Callable[[StepResult], 
     results = []
     for step in steps:
         started = time.monotonic()
-        problems = step.run(scope)
+        try:
+            problems = step.run(scope)
+        except Exception as exc:  # noqa: BLE001 - a step that breaks is a problem the report names
+            problems = [Problem(step.name, None, f"the step failed: {summary(exc)}")]
         result = StepResult(step.name, time.monotonic() - started, problems)
         progress(result)
         results.append(result)

@@ -46,7 +46,12 @@ class Sources(Step):
         problems = []
         for path in sorted((root / "models").rglob("_*__sources.yml")):
             rel = path.relative_to(root).as_posix()
-            doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+            try:
+                doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                problems.append(Problem(rel, getattr(getattr(exc, "problem_mark", None), "line", -1) + 1 or None,
+                                        f"not valid YAML: {getattr(exc, 'problem', exc)}"))  # fmt: skip
+                continue
             for dbt_source in doc.get("sources", []):
                 if dbt_source.get("schema") != "bronze":
                     continue

@@ -105,22 +105,22 @@ def _by_value(values: list[str]) -> tuple[str, str] | None:
     return None
 
 
-def pii_candidates(fields: tuple[Field, ...] | list[Field]) -> list[PiiCandidate]:
-    """Top-level string fields that look like PII, by name or by every sampled value, in sample order."""
+def pii_candidates(fields: tuple[Field, ...] | list[Field], taken: set[str] | None = None) -> list[PiiCandidate]:
+    """Top-level fields that look like PII, in sample order: by name (any scalar type: a numeric player id is
+    PII too), or because every sampled string value is an e-mail or IP address. Each gets a pseudonymous
+    column no other column (`taken`, compared without case) or candidate has."""
+    used = {name.lower() for name in taken or set()} | {f.name.lower() for f in fields}
     found = []
     for entry in fields:
-        if entry.schema.get("type") != "string" or entry.name in ("event_id", "session_id"):
+        kind = entry.schema.get("type")
+        if kind in ("object", "array") or entry.name in ("event_id", "session_id"):
             continue
-        hit = _by_name(entry.name) or _by_value(entry.values)
-        if hit:
-            reason, pseudonym = hit
-            found.append(PiiCandidate(field=entry.name, reason=reason, pseudonym=pseudonym))
-    taken: dict[str, int] = {}
-    unique = []
-    for candidate in found:  # two fields hashing to one column name: the second gets its own
-        n = taken.get(candidate.pseudonym, 0)
-        taken[candidate.pseudonym] = n + 1
-        if n:
-            candidate = PiiCandidate(candidate.field, candidate.reason, f"{candidate.field.lower()}_key")
-        unique.append(candidate)
-    return unique
+        hit = _by_name(entry.name) or (_by_value(entry.values) if kind == "string" else None)
+        if not hit:
+            continue
+        reason, pseudonym = hit
+        candidates = [pseudonym, f"{entry.name.lower()}_key"] + [f"{entry.name.lower()}_key_{n}" for n in range(2, 99)]
+        pseudonym = next(name for name in candidates if name not in used)
+        used.add(pseudonym)
+        found.append(PiiCandidate(field=entry.name, reason=reason, pseudonym=pseudonym))
+    return found

@@ -174,6 +174,19 @@ def _insert_before(text: str, pattern: str, new_lines: list[str], path: str) -> 
     return "".join(lines[:at] + [line + "\n" for line in new_lines] + lines[at:])
 
 
+def _declared_pii(root: Path, table: str) -> list[dict[str, Any]]:
+    """The `meta: {pii: ...}` declarations of the bronze table's dbt source columns (their pseudonymous
+    columns are taken in its staging model)."""
+    found = []
+    for path in (root / "models" / "staging").glob("*/_*__sources.yml"):
+        for dbt_source in (yaml.safe_load(path.read_text()) or {}).get("sources", []):
+            for declared in dbt_source.get("tables", []):
+                if declared.get("name") == table:
+                    metas = [c.get("meta") or {} for c in declared.get("columns", [])]
+                    found += [meta["pii"] for meta in metas if "pii" in meta]
+    return found
+
+
 def _find_dbt_source(root: Path, table: str) -> tuple[Path, str] | None:
     """The staging folder and dbt source name whose sources YAML declares the bronze table."""
     for path in sorted((root / "models" / "staging").glob("*/_*__sources.yml")):
@@ -208,7 +221,12 @@ def schema_change(root: Path, name: str, sample: Sample, sample_name: str) -> Pl
     new_fields = [f for f in sample.fields if f.name not in existing]
     if not new_fields:
         return Plan(changes=(), notes=tuple(notes))
-    candidates = tuple(pii_candidates(new_fields))
+    targets = [t["table"] for t in source.get("targets", []) if isinstance(t, dict) and "table" in t]
+    taken = set(existing) | {m.get("as", "") for table in targets or [name] for m in _declared_pii(root, table)}
+    clashes = [f.name for f in new_fields if f.name.lower() in {e.lower() for e in existing}]
+    if clashes:
+        raise ScaffoldError(f"{source_path}: sample fields {', '.join(clashes)} differ from declared ones only in case")
+    candidates = tuple(pii_candidates(new_fields, taken))
     tables = [t["table"] for t in source.get("targets", []) if isinstance(t, dict) and "table" in t]
     table = tables[0] if tables else name
     found = _find_dbt_source(root, table)
@@ -246,7 +264,9 @@ def schema_change(root: Path, name: str, sample: Sample, sample_name: str) -> Pl
 def _with_new_properties(text: str, schema: Any, fields: list[Field], pii: tuple[PiiCandidate, ...]) -> str:
     lines = text.splitlines(keepends=True)
     if isinstance(schema, dict):
-        props = next(i for i, line in enumerate(lines) if re.match(r"^\s+properties:\s*$", line))
+        props = next((i for i, line in enumerate(lines) if re.match(r"^\s+properties:\s*$", line)), None)
+        if props is None:
+            raise ScaffoldError("schema.properties is not a block mapping: add the new fields by hand")
         indent = len(lines[props]) - len(lines[props].lstrip()) + 2
         end = props + 1
         while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) >= indent):

@@ -131,7 +131,7 @@ def quote(value: str) -> str:
     """A YAML scalar: plain when safe, else double-quoted (JSON strings are YAML)."""
     return (
         value
-        if _FLOW_SAFE.match(value) and value.lower() not in ("true", "false", "null", "yes", "no", "on", "off")
+        if _FLOW_SAFE.fullmatch(value) and value.lower() not in ("true", "false", "null", "yes", "no", "on", "off")
         else json.dumps(value)
     )
 
@@ -146,7 +146,7 @@ def flow(node: Any) -> str:
 
 
 def sql_name(name: str) -> str:
-    return name if _PLAIN.match(name) and name not in _RESERVED else f"`{name}`"
+    return name if _PLAIN.fullmatch(name) and name not in _RESERVED else f"`{name}`"
 
 
 def describe(entry: Field, spec: SourceSpec) -> str:
@@ -173,7 +173,7 @@ def source_yaml(spec: SourceSpec) -> str:
         note = f"  # {'; '.join(entry.notes)}" if entry.notes else ""
         lines.append(f"    {quote(entry.name)}: {flow(entry.schema)}{note}")
     if spec.event_time:
-        lines.append(f"event_time: {spec.event_time}")
+        lines.append(f"event_time: {quote(spec.event_time)}")
     if spec.pii:
         lines.append("# PII candidates, confirm each (docs/pii.md):")
         lines += [f"#   {c.field}: {c.reason}" for c in spec.pii]

@@ -17,10 +17,11 @@ from typing import Any
 
 from sessionlake.core.errors import InputError
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-EXAMPLES = 3  # values kept per field, for the generated descriptions and the PII scan
+EXAMPLES = 3  # values kept per field, for the generated descriptions
+MAX_VALUES = 1000  # distinct values kept per field for the PII scan
 MAX_SAMPLE_BYTES = 64 * 1024 * 1024
 STRING = {"type": "string"}
 
@@ -36,7 +37,8 @@ class Field:
     name: str
     schema: dict[str, Any]
     present: int = 0  # records where the field is there and not null
-    values: list[str] = field(default_factory=list)  # every distinct string value seen (for the PII scan)
+    values: list[str] = field(default_factory=list)  # distinct values seen, the first MAX_VALUES (PII scan)
+    seen: set[str] = field(default_factory=set, repr=False)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -65,9 +67,9 @@ def _value_schema(value: Any) -> dict[str, Any]:
     if isinstance(value, float):
         return {"type": "number"}
     if isinstance(value, str):
-        if _DATE_TIME.match(value) and _parses(value):
+        if _DATE_TIME.fullmatch(value) and _parses(value):
             return {"type": "string", "format": "date-time"}
-        if _DATE.match(value) and _parses(value):
+        if _DATE.fullmatch(value) and _parses(value):
             return {"type": "string", "format": "date"}
         return {"type": "string"}
     if isinstance(value, Mapping):
@@ -136,8 +138,10 @@ def infer(records: Iterable[Mapping[str, Any]], origin: str = "sample") -> Sampl
     for record in records:
         count += 1
         for name, value in record.items():
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):
                 raise SampleError(f"{origin}: field name {name!r} is not a valid column name (letters, digits, _)")
+            if name.startswith("_"):
+                raise SampleError(f"{origin}: field name {name!r}: names starting with _ are ingest's metadata columns")
             entry = fields.setdefault(name, Field(name=name, schema={}))
             if value is None:
                 continue
@@ -149,7 +153,8 @@ def infer(records: Iterable[Mapping[str, Any]], origin: str = "sample") -> Sampl
                 entry.notes.append(f"mixed types in the sample ({_label(entry.schema)}, {_label(schema)}): string")
             entry.schema = merged
             text = value if isinstance(value, str) else json.dumps(value)
-            if text not in entry.values:
+            if len(entry.values) < MAX_VALUES and text not in entry.seen:
+                entry.seen.add(text)
                 entry.values.append(text)
     lowered: dict[str, str] = {}
     for name in fields:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sessionlake.core.dbt import dbt_project, invoke
+from sessionlake.core.durations import human_duration
 from sessionlake.core.errors import SessionlakeError
 from sessionlake.core.settings import Settings
 
@@ -25,6 +26,13 @@ class SourceFreshness:
     age_seconds: float | None  # at the time of the check
     checked_at: str | None
     error: str | None = None
+
+    @property
+    def newest_row(self) -> str:
+        """`newest row 3m 5s old`, or `no rows` (dbt reports an empty table's max as 0001-01-01)."""
+        if self.max_loaded_at is None or self.max_loaded_at.startswith("0001-") or self.age_seconds is None:
+            return "no rows"
+        return f"newest row {human_duration(self.age_seconds)} old"
 
 
 def report_path(settings: Settings) -> Path:

@@ -70,13 +70,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _freshness(settings: Settings) -> int:
     """Each bronze source's freshness; exit 1 when one is past its error_after threshold."""
-    from sessionlake.app.commands.status import human_duration
     from sessionlake.transform.freshness import check_freshness
 
     report = check_freshness(settings)
     for entry in report:
-        age = human_duration(entry.age_seconds)
-        print(f"{entry.source:<36} {entry.status:<6} newest row {age} old ({entry.max_loaded_at or 'none'})")
+        print(f"{entry.source:<36} {entry.status:<6} {entry.newest_row} ({entry.max_loaded_at or 'none'})")
         if entry.error:
             print(f"{'':<36} {entry.error}")
     return 1 if any(e.status not in ("pass", "warn") for e in report) else 0

@@ -1,7 +1,8 @@
 """`sessionlake check`: the pull-request checks, in seconds and without the stack: ruff, every source YAML
 (and its PII declarations against the dbt sources), `dbt parse`, raw PII in models, sqlfluff over the
-models. `--changed` looks only at the files changed against a git ref (default: origin/main or main) and
-what depends on them. Exit 1 when anything is wrong, each problem on a line naming its file and line."""
+models. `--changed` looks only at the files changed against a git ref (default: origin/main, else main),
+and at every model that reads a source when a source's YAML changed; dbt parses the whole project either
+way. Exit 1 when anything is wrong, each problem on a line naming its file and line."""
 
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ def changed_files(root: Path, ref: str) -> frozenset[str]:
         return done.stdout
 
     if not ref:
-        refs = git("for-each-ref", "--format=%(refname:short)", "refs/remotes/origin/main", "refs/heads/main").split()
-        if not refs:
+        known = git("for-each-ref", "--format=%(refname)", "refs/remotes/origin/main", "refs/heads/main").split()
+        preferred = [r for r in ("refs/remotes/origin/main", "refs/heads/main") if r in known]
+        if not preferred:
             raise ConfigurationError("--changed: no origin/main or main to compare with; name a ref")
-        ref = refs[0]
+        ref = preferred[0]
     base = git("merge-base", ref, "HEAD").strip()
     files = git("diff", "-z", "--name-only", base) + git("ls-files", "-z", "--others", "--exclude-standard")
     return frozenset(f for f in files.split("\0") if f)

@@ -13,24 +13,11 @@ from typing import Any
 
 from sessionlake import stack
 from sessionlake.app.state import PipelineState, read_loops, read_state
+from sessionlake.core.durations import human_duration
 from sessionlake.core.errors import ExitCode
 from sessionlake.core.settings import Settings
 from sessionlake.stack.process import pid_alive
 from sessionlake.transform.freshness import SourceFreshness, checked_at_epoch, read_freshness, report_path
-
-
-def human_duration(seconds: float | None) -> str:
-    """A duration as a person reads it: 850ms, 42s, 3m 20s, 2h 5m, 3d 4h."""
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    whole = round(seconds)
-    for unit, size, sub_unit, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
-        if whole >= size:
-            rest = (whole % size) // sub_size
-            return f"{whole // size}{unit}" + (f" {rest}{sub_unit}" if rest else "")
-    return f"{whole}s"
 
 
 def _ago(at: float | None, now: float) -> str:
@@ -215,12 +202,11 @@ def _print_source_freshness(report: list[SourceFreshness], now: float) -> None:
     if not report:
         print("\nsource freshness\n  never checked here (`sessionlake build --freshness`)")
         return
-    checked = max((checked_at_epoch(e) or 0.0) for e in report)
+    checked = max((at for e in report if (at := checked_at_epoch(e)) is not None), default=None)
     print(f"\nsource freshness (dbt, checked {_ago(checked, now)})")
     for entry in report:
-        age = human_duration(entry.age_seconds)
         print(
-            f"  {entry.source:<36} {entry.status:<6} newest row {age} old" + (f": {entry.error}" if entry.error else "")
+            f"  {entry.source:<36} {entry.status:<6} {entry.newest_row}" + (f": {entry.error}" if entry.error else "")
         )
 
 
