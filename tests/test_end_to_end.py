@@ -377,11 +377,11 @@ def _values_in_bucket(deployment: Deployment, bucket: str, values: set[str]) -> 
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            if item["Key"].endswith(".parquet"):
+            if item["Key"].endswith(".parquet"):  # its values, as text
                 text = str(pq.read_table(io.BytesIO(body)).to_pylist())
-            else:
-                text = body.decode("utf-8", errors="ignore")
-            found += [f"s3://{bucket}/{item['Key']}" for value in values if _holds(text, value)]
+                found += [f"s3://{bucket}/{item['Key']}" for value in values if _holds(text, value)]
+            else:  # logs, checksums, deletion vectors: any bytes around a value
+                found += [f"s3://{bucket}/{item['Key']}" for value in values if value.encode() in body]
     return found
 
 

@@ -57,9 +57,12 @@ class Reader(ABC):
         """Where the source's records sit before ingest reads them (its topics, its landing bucket)."""
 
     @abstractmethod
-    def purge_committed(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> str | None:
+    def purge_committed(
+        self, spark: SparkSession, settings: Settings, source: SourceConfig, sources: list[SourceConfig]
+    ) -> str | None:
         """Delete from the source's own storage what ingest has committed to bronze (`forget`, docs/pii.md,
-        "Raw copies outside the lake"): what was deleted, or None when nothing was committed yet."""
+        "Raw copies outside the lake"), and no more than what every other source of `sources` reading the same
+        storage has committed too: what was deleted, or None when nothing was committed yet."""
 
     def restart_safely(self, error: str) -> bool:
         """True when the query failed with `error` after its batch had committed, so starting it again

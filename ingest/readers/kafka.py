@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -146,12 +147,25 @@ class KafkaReader(Reader):
     def raw_locations(self, source: SourceConfig) -> list[str]:
         return [f"kafka topic {t}" for t in source.kafka.topics or (f"pattern {source.kafka.topic_pattern}",)]
 
-    def purge_committed(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> str | None:
+    def purge_committed(
+        self, spark: SparkSession, settings: Settings, source: SourceConfig, sources: list[SourceConfig]
+    ) -> str | None:
         """Truncate each partition of the source's topics (Kafka's DeleteRecords) below the end offsets of the
-        last batch its query committed: every record below is in bronze. Other consumers lose them too."""
+        last batch its query committed: every record below is in bronze. Where several sources read a topic,
+        below the smallest of their offsets (none loses what it has not read). Other consumers lose them."""
         from confluent_kafka import KafkaException, TopicPartition
 
         offsets = committed_offsets(spark, storage.join(settings.checkpoints, source.name))
+        for other in sources:
+            if other.name == source.name or other.kafka is None:
+                continue
+            theirs = committed_offsets(spark, storage.join(settings.checkpoints, other.name))
+            for topic, parts in offsets.items():
+                subscribed = topic in (other.kafka.topics or ()) or (
+                    other.kafka.topic_pattern and re.fullmatch(other.kafka.topic_pattern, topic)
+                )
+                for partition in parts if subscribed else ():
+                    parts[partition] = min(parts[partition], theirs.get(topic, {}).get(partition, 0))
         partitions = [
             TopicPartition(topic, int(partition), offset)
             for topic, parts in sorted(offsets.items())
@@ -165,7 +179,8 @@ class KafkaReader(Reader):
                 future.result()
             except KafkaException as exc:
                 raise PurgeError(f"deleting records of {partition.topic}[{partition.partition}]: {exc}") from None
-        return f"records below the offsets ingest committed: {json.dumps(offsets, sort_keys=True)}"
+        purged = {t: {p: o for p, o in parts.items() if o > 0} for t, parts in offsets.items()}
+        return f"records below the offsets ingest committed: {json.dumps(purged, sort_keys=True)}"
 
 
 # Source options the admin client that truncates topics takes (librdkafka names them as the Java client).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -98,12 +99,14 @@ class S3SqsReader(Reader):
     def raw_locations(self, source: SourceConfig) -> list[str]:
         return [f"s3://{source.s3_sqs.bucket}/{source.s3_sqs.prefix}"] if source.s3_sqs.bucket else []
 
-    def purge_committed(self, spark: SparkSession, settings: Settings, source: SourceConfig) -> str | None:
+    def purge_committed(
+        self, spark: SparkSession, settings: Settings, source: SourceConfig, sources: list[SourceConfig]
+    ) -> str | None:
         """Delete every object the source's ledger logged as read in a committed batch, or skipped as a
-        duplicate of one: the version read (a versioned bucket), or the key while its ETag is the one read
-        (an object overwritten since, not read yet, stays)."""
-        from botocore.exceptions import ClientError
-
+        duplicate of one: the version read, or, without a version id, every version of the key whose ETag is
+        one read (in an unversioned bucket: the key while its ETag is the one read; an object overwritten
+        since, not read yet, stays). Objects another source reads from the same bucket are its own business:
+        buckets are not shared between sources here (each source's ledger names its own files)."""
         from sessionlake.ingest.readers.s3_sqs.provision import client
 
         rows = (
@@ -115,19 +118,50 @@ class S3SqsReader(Reader):
         )
         if not rows:
             return None
-        s3, deleted = client(settings, "s3"), 0
+        s3 = client(settings, "s3")
+        read: dict[tuple[str, str], set[str]] = {}
+        versions: list[tuple[str, str, str]] = []
         for row in rows:
+            if row["version_id"]:
+                versions.append((row["bucket"], row["key"], row["version_id"]))
+            else:
+                read.setdefault((row["bucket"], row["key"]), set()).add((row["etag"] or "").strip('"'))
+        versioned = {b: _versioned(s3, b) for b in {bucket for bucket, _ in read}}
+        for (bucket, key), etags in read.items():
+            versions += _versions_read(s3, bucket, key, etags, versioned[bucket])
+        for bucket, key, version in versions:
             try:
-                if row["version_id"]:
-                    s3.delete_object(Bucket=row["bucket"], Key=row["key"], VersionId=row["version_id"])
-                    deleted += 1
-                elif s3.head_object(Bucket=row["bucket"], Key=row["key"])["ETag"].strip('"') == (
-                    row["etag"] or ""
-                ).strip('"'):
-                    s3.delete_object(Bucket=row["bucket"], Key=row["key"])
-                    deleted += 1
+                if version:
+                    s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+                else:
+                    s3.delete_object(Bucket=bucket, Key=key)
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-                    continue  # gone already: a lifecycle rule, cleanSource, an earlier forget
-                raise PurgeError(f"deleting s3://{row['bucket']}/{row['key']}: {exc}") from None
-        return f"{deleted} object(s) read in committed batches deleted"
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NoSuchVersion"):
+                    raise PurgeError(f"deleting s3://{bucket}/{key}: {exc}") from None
+        return f"{len(versions)} object version(s) read in committed batches deleted"
+
+
+def _versioned(s3: Any, bucket: str) -> bool:
+    try:
+        return s3.get_bucket_versioning(Bucket=bucket).get("Status") in ("Enabled", "Suspended")
+    except ClientError as exc:
+        raise PurgeError(f"reading the versioning of s3://{bucket}: {exc}") from None
+
+
+def _versions_read(s3: Any, bucket: str, key: str, etags: set[str], versioned: bool) -> list[tuple[str, str, str]]:
+    """(bucket, key, version id or '') of the stored versions of `key` whose ETag is one ingest read."""
+    try:
+        if versioned:
+            pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+            return [
+                (bucket, key, v["VersionId"])
+                for page in pages
+                for v in page.get("Versions", [])
+                if v["Key"] == key and v["ETag"].strip('"') in etags
+            ]
+        current = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket"):
+            return []  # gone already: a lifecycle rule, cleanSource, an earlier forget
+        raise PurgeError(f"looking up s3://{bucket}/{key}: {exc}") from None
+    return [(bucket, key, "")] if current in etags else []

@@ -48,7 +48,7 @@ def purge(settings: Settings, spark: SparkSession, sources: list[SourceConfig], 
     copies = []
     for source in sources:
         reader = reader_for(source.kind)
-        done = reader.purge_committed(spark, settings, source)
+        done = reader.purge_committed(spark, settings, source, sources)
         for where in reader.raw_locations(source):
             log.info("forget: %s: %s", where, done or "nothing committed to purge")
             copies.append(RawCopy(where, until, done))
