@@ -174,10 +174,11 @@ class KafkaReader(Reader):
         ]
         if not partitions:
             return None
-        for partition, future in _admin(settings, source).delete_records(partitions, request_timeout=60).items():
+        admin = _admin(settings, source)  # kept referenced: its futures resolve only while the client lives
+        for partition, future in admin.delete_records(partitions, request_timeout=60).items():
             try:
-                future.result()
-            except KafkaException as exc:
+                future.result(timeout=120)
+            except (KafkaException, TimeoutError) as exc:
                 raise PurgeError(f"deleting records of {partition.topic}[{partition.partition}]: {exc}") from None
         purged = {t: {p: o for p, o in parts.items() if o > 0} for t, parts in offsets.items()}
         return f"records below the offsets ingest committed: {json.dumps(purged, sort_keys=True)}"
