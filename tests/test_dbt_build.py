@@ -225,6 +225,9 @@ def test_gold_schema_is_the_contract(project, spark):
         "last_event_at": "timestamp", "last_ingested_at": "timestamp", "updated_at": "timestamp",
     }  # fmt: skip
     assert schema == contract
+    # The contract's not-null key is enforced by Delta on every write, whoever writes.
+    with pytest.raises(Exception, match="sessions_session_id_not_null"):
+        spark.sql("insert into gold.sessions (session_id, updated_at) values (null, current_timestamp())")
     properties = {r["key"]: r["value"] for r in spark.sql("show tblproperties gold.sessions").collect()}
     assert properties.get("delta.enableChangeDataFeed") == "true"
 
@@ -526,8 +529,12 @@ def test_plain_dbt_over_the_thrift_server_builds_the_same_tables_and_serves_bi_c
         documented = {c.lower() for c, column in node["columns"].items() if column.get("description")}
         assert in_table == documented, f"{uid}: undocumented {in_table - documented}, absent {documented - in_table}"
 
-    history = spark.sql("describe history gold.sessions limit 1").collect()[0]
-    assert history["operation"] in ("CREATE OR REPLACE TABLE AS SELECT", "REPLACE TABLE AS SELECT")
+    # The full refresh replaced the table, and the contract's constraint came back with it.
+    operations = [r["operation"] for r in spark.sql("describe history gold.sessions limit 4").collect()]
+    assert operations[0] == "ADD CONSTRAINT", operations
+    assert {"CREATE OR REPLACE TABLE AS SELECT", "REPLACE TABLE AS SELECT", "CREATE OR REPLACE TABLE"} & set(operations)
+    properties = {r["key"] for r in spark.sql("show tblproperties gold.sessions").collect()}
+    assert "delta.constraints.sessions_session_id_not_null" in properties
     assert {table: _rows(spark, table) for table in before} == before
     expected = expected_sessions([BATCH_1, BATCH_2, LATE], os.environ["SESSIONLAKE_PII_SECRET"])
     rebuilt = gold(spark)
