@@ -444,7 +444,8 @@ def test_pipeline_matches_the_generators_truth(deployment: Deployment, spark):
     player = next(row["user_id"] for row in truth(workload, [MAIN, LATE]) if row["user_id"])
     player_key = pseudonymize(player, secret)
     assert any(row["user_key"] == player_key for row in gold.values())
-    forgotten = json.loads(deployment.cli("forget", "--user-id-from", "-", stdin=f"{player}\n"))
+    out = deployment.cli("forget", "--user-id-from", "-", stdin=f"{player}\n")
+    forgotten = json.loads(out[re.search(r"^\{$", out, re.MULTILINE).start() :])  # the report, after dbt's lines
     after_forget = _gold(spark, settings)
     assert after_forget == {s: row for s, row in gold.items() if row["user_key"] != player_key}
     bronze = _delta(spark, settings, settings.bronze_path("session_events"))
