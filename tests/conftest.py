@@ -24,15 +24,15 @@ PORT_BASE = int(os.environ.get("SESSIONLAKE_TEST_PORT_BASE", "20000")) + 1000 * 
 # The slowest modules, slowest first.
 # Workers take whole modules (`--dist loadfile`) in collection order, so starting with these keeps one
 # long module from running alone at the end.
-SLOWEST_FIRST = (  # seconds per module in the two-worker run of 7 December 2026, stop 27 (pytest --durations)
-    "test_end_to_end.py",  # ~1440 (cluster, s3a lake, Thrift Server builds, forget and retention)
-    "test_pii_erasure.py",  # ~860
-    "test_dbt_build.py",  # ~760 (with the Thrift Server full refresh, ~330)
-    "test_ingest_exactly_once.py",  # ~490
-    "test_s3_sqs_crash.py",  # ~260
-    "test_export.py",  # ~300
-    "test_index_lifecycle.py",  # ~290 on a quiet machine (both engines, OpenSearch started)
-    "test_cluster.py",  # ~140
+SLOWEST_FIRST = (  # seconds per module in the two-worker run of 8 December 2026, stop 32 (pytest --durations)
+    "test_end_to_end.py",  # ~840 (cluster, s3a lake, Thrift Server builds, forget with the raw-copy purge)
+    "test_pii_erasure.py",  # ~670
+    "test_dbt_build.py",  # ~480 (with the Thrift Server full refresh, ~120)
+    "test_ingest_exactly_once.py",  # ~300
+    "test_s3_sqs_crash.py",  # ~130
+    "test_export.py",  # ~115
+    "test_index_lifecycle.py",  # ~100 (both engines, OpenSearch started)
+    "test_cluster.py",  # ~50
 )
 
 
