@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sessionlake.check.runner import Problem, Scope, Step
+from sessionlake.check.runner import Problem, Scope, Step, line_of
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,6 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def _line_of(root: Path, path: str, needle: str) -> int | None:
-    file = root / path
-    if not file.exists():
-        return None
-    return next((n for n, line in enumerate(file.read_text().splitlines(), start=1) if needle in line), None)
-
-
 class Contracts(Step):
     name = "contracts (against main)"
 
@@ -79,10 +72,10 @@ class Contracts(Step):
                 continue  # a new version: the old one stays for its readers
             for column, data_type in old.columns.items():
                 if column not in new.columns:
-                    line = _line_of(root, new.file, f"name: {name}")
+                    line = line_of(root / new.file, f"name: {name}")
                     problems.append(Problem(new.file, line, f"{name}: contract column `{column}` removed"))
                 elif new.columns[column] != data_type:
-                    line = _line_of(root, new.file, f"name: {column}")
+                    line = line_of(root / new.file, f"name: {column}")
                     change = f"{name}.{column}: contract type {data_type} changed to {new.columns[column]}"
                     problems.append(Problem(new.file, line, change))
         return problems

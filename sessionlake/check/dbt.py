@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sessionlake.check.runner import Problem, Scope, Step
+from sessionlake.check.runner import Problem, Scope, Step, line_of
 
 _PATH = re.compile(r"[\w./-]+\.(?:sql|yml|yaml|csv|md)")
 # What is not SQL a column could hide in: Jinja comments, string literals (protect_pii's quoted argument is
@@ -79,12 +79,6 @@ def pii_problems(manifest: Any, scope: Scope) -> list[Problem]:
         if patch:
             for name in node.columns:
                 if name.lower() in every_pii:
-                    line = _line_of(scope.root / patch, f"name: {name}")
+                    line = line_of(scope.root / patch, f"name: {name}")
                     problems.append(Problem(patch, line, f"{node.name}.{name}: a model column named like a PII column"))
     return problems
-
-
-def _line_of(path: Path, needle: str) -> int | None:
-    if not path.exists():
-        return None
-    return next((n for n, line in enumerate(path.read_text().splitlines(), start=1) if needle in line), None)

@@ -35,6 +35,13 @@ class Scope:
         return self.changed is None or path in self.changed
 
 
+def line_of(path: Path, needle: str) -> int | None:
+    """The first line of a file holding `needle` (1-based); None when there is none or no file."""
+    if not path.exists():
+        return None
+    return next((n for n, line in enumerate(path.read_text().splitlines(), start=1) if needle in line), None)
+
+
 class Step(ABC):
     name: str
 

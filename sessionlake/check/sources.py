@@ -10,19 +10,12 @@ from typing import Any
 
 import yaml
 
-from sessionlake.check.runner import Problem, Scope, Step
+from sessionlake.check.runner import Problem, Scope, Step, line_of
 from sessionlake.ingest.config import SourceConfig, SourceConfigError, load_sources
 
 
 def _relative(root: Path, text: str) -> str:
     return text.replace(f"{root}/", "")
-
-
-def _line_of(path: Path, needle: str) -> int | None:
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if needle in line:
-            return number
-    return None
 
 
 class Sources(Step):
@@ -58,7 +51,7 @@ class Sources(Step):
                 for table in dbt_source.get("tables", []):
                     source = written.get(table["name"])
                     if source is None:
-                        line = _line_of(path, f"name: {table['name']}")
+                        line = line_of(path, f"name: {table['name']}")
                         problems.append(Problem(rel, line, f"bronze.{table['name']}: no ingest source writes it"))
                         continue
                     declared = {c["name"]: c for c in table.get("columns", [])}
@@ -66,7 +59,7 @@ class Sources(Step):
                         column = declared.get(field)
                         if column is None or "pii" not in (column.get("meta") or {}):
                             problems.append(Problem(
-                                rel, _line_of(path, f"name: {field}") or _line_of(path, f"name: {table['name']}"),
+                                rel, line_of(path, f"name: {field}") or line_of(path, f"name: {table['name']}"),
                                 f"{dbt_source['name']}.{table['name']}.{field}: PII in {source.file.name} (`pii:`),"
                                 " but no `meta: {pii: {method: ...}}` on the column: declare how silver protects it",
                             ))  # fmt: skip
